@@ -52,6 +52,16 @@ export class SimClock {
     this.nowNs = end;
   }
 
+  /** Deadline of the earliest pending timer, or `undefined` when none is pending. */
+  nextDeadline(): number | undefined {
+    return this.timers.find((t) => !t.cancelled)?.at;
+  }
+
+  /** Advances to absolute time `t` (no-op when `t` is in the past). */
+  advanceTo(t: number): void {
+    if (t > this.nowNs) this.advance(t - this.nowNs);
+  }
+
   /** Number of timers still pending (cancelled ones excluded). */
   pendingTimers(): number {
     return this.timers.filter((t) => !t.cancelled).length;
