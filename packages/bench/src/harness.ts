@@ -76,3 +76,38 @@ export const timeRate = (ctx: BenchContext, step: () => number): number => {
 /** Formats a rate with thousands separators. */
 export const fmt = (x: number, digits = 0): string =>
   x.toLocaleString('en-US', { maximumFractionDigits: digits, minimumFractionDigits: digits });
+
+/**
+ * Two time-based figures measured interleaved (A, B, A, B, …) so that both see the same machine
+ * state; returns the median rates of each. Used for ratios against a raw reference.
+ */
+export const timeRatesInterleaved = (
+  ctx: BenchContext,
+  stepA: () => number,
+  stepB: () => number,
+): { a: number; b: number } => {
+  const span = ctx.quick ? 5 : 200;
+  const reps = ctx.quick ? 1 : 5;
+  const rate = (step: () => number): number => {
+    let units = 0;
+    const t0 = nowMs();
+    let t = t0;
+    while (t - t0 < span) {
+      units += step();
+      t = nowMs();
+    }
+    return units / ((t - t0) / 1000);
+  };
+  rate(stepA);
+  rate(stepB);
+  const as: number[] = [];
+  const bs: number[] = [];
+  for (let r = 0; r < reps; r++) {
+    as.push(rate(stepA));
+    bs.push(rate(stepB));
+  }
+  return { a: median(as), b: median(bs) };
+};
+
+/** The source pattern of the copy workloads: `src[i] = (i*131 + floor(i/4096)) & 0xFF`. */
+export const copySourceByte = (i: number): number => (i * 131 + Math.floor(i / 4096)) & 0xff;

@@ -6,3 +6,5 @@ export * from './core/event-bus.js';
 export * from './core/kernel-error.js';
 export * from './core/rng.js';
 export * from './core/trace-recorder.js';
+export * from './memory/physical-memory.js';
+export type * from './memory/ram-bank.js';

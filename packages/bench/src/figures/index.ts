@@ -1,4 +1,5 @@
 import type { FigureSet } from '../harness.js';
+import { physCopyFigures } from './phys-copy.js';
 
 /** Every figure set, in the order they run. */
-export const figureSets: readonly FigureSet[] = [];
+export const figureSets: readonly FigureSet[] = [physCopyFigures];
