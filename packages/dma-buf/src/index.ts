@@ -1,1 +1,2 @@
-export {};
+export * from './fence/index.js';
+export * from './resv/index.js';

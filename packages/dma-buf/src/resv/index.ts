@@ -1,0 +1,3 @@
+export * from './dma-resv.js';
+export * from './usage.js';
+export * from './ww-mutex.js';
