@@ -8,3 +8,4 @@ export * from './core/rng.js';
 export * from './core/trace-recorder.js';
 export * from './memory/physical-memory.js';
 export type * from './memory/ram-bank.js';
+export * from './mm/index.js';

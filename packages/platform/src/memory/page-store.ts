@@ -1,16 +1,18 @@
 import { PAGE_SIZE } from '../core/address.js';
 
-const SLAB_PAGES = 8192; // 32 MiB slabs: large enough to amortise, small enough to stay sparse
-const SLAB_SHIFT = 13;
+const FIRST_SLAB_PAGES = 16;
+const MAX_SLAB_PAGES = 8192; // 32 MiB
 
 /**
- * Backing bytes for resident pages. Each page gets a 4 KiB slot in a lazily created slab the first
- * time it is written; the slab's untouched parts are never committed by the OS, so memory stays
- * sparse. Every resident page keeps a ready-made view, so copying whole pages allocates nothing.
+ * Backing bytes for resident pages. Each page gets a 4 KiB slot in a slab the first time it is
+ * written; slabs grow geometrically (64 KiB up to 32 MiB) so a small model stays small and a large
+ * one amortises, and the OS commits a slab's pages only as they are touched. Every resident page
+ * keeps a ready-made view, so copying whole pages allocates nothing.
  */
 export class PageStore {
-  private readonly slabs: Uint8Array[] = [];
   private readonly views: Uint8Array[] = [];
+  private slab = new Uint8Array(0);
+  private slabUsed = 0;
 
   /** Number of pages that hold data. */
   get residentPages(): number {
@@ -19,16 +21,15 @@ export class PageStore {
 
   /** Creates a zeroed page and returns its slot. */
   allocate(): number {
-    const slot = this.views.length;
-    const slabIndex = slot >>> SLAB_SHIFT;
-    let slab = this.slabs[slabIndex];
-    if (slab === undefined) {
-      slab = new Uint8Array(SLAB_PAGES * PAGE_SIZE);
-      this.slabs.push(slab);
+    if (this.slabUsed * PAGE_SIZE === this.slab.length) {
+      const pages = Math.min(MAX_SLAB_PAGES, Math.max(FIRST_SLAB_PAGES, (this.slab.length / PAGE_SIZE) * 2));
+      this.slab = new Uint8Array(pages * PAGE_SIZE);
+      this.slabUsed = 0;
     }
-    const offset = (slot & (SLAB_PAGES - 1)) * PAGE_SIZE;
-    this.views.push(slab.subarray(offset, offset + PAGE_SIZE));
-    return slot;
+    const offset = this.slabUsed * PAGE_SIZE;
+    this.slabUsed += 1;
+    this.views.push(this.slab.subarray(offset, offset + PAGE_SIZE));
+    return this.views.length - 1;
   }
 
   /** The 4 KiB view of a slot. */
