@@ -9,3 +9,5 @@ export * from './core/trace-recorder.js';
 export * from './memory/physical-memory.js';
 export type * from './memory/ram-bank.js';
 export * from './mm/index.js';
+export * from './cache/index.js';
+export * from './device/index.js';

@@ -1,5 +1,5 @@
-import * as E from 'fp-ts/lib/Either.js';
 import { fc, test as fcTest } from '@fast-check/vitest';
+import * as E from 'fp-ts/lib/Either.js';
 import { describe, expect, it } from 'vitest';
 import { PhysicalMemory, unwrap } from '../src/index.js';
 
