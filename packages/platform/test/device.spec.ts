@@ -184,7 +184,7 @@ describe('Device: addressing limits and faults', () => {
     unwrap(memory.write(LOW + 0x1000, bytes(8, 0x44), 0, 8));
     const dev = unwrap(devices.add({ name: 'vpu', dmaRangeOffset: LOW }));
     expect(dmaRead(dev, 0x1000, 8)).toEqual(bytes(8, 0x44));
-    const out: TranslationOut = { phys: 0, error: undefined };
+    const out: TranslationOut = { pasid: -1, phys: 0, error: undefined };
     expect(devices.directTranslation.translate(dev, 0x1000, 8, false, out)).toBe(8);
     expect(out.phys).toBe(LOW + 0x1000);
   });
@@ -289,7 +289,7 @@ describe('Device: pluggable translation', () => {
     const cache = new CpuCache(memory, new EventBus<CacheEvents>('cache'), new Rng(1));
     const devices = new DeviceRegistry(memory, cache, new EventBus<DeviceEvents>('devices'));
     const dev = unwrap(devices.add({ name: 'd' }));
-    const out: TranslationOut = { phys: 0, error: undefined };
+    const out: TranslationOut = { pasid: -1, phys: 0, error: undefined };
     expect(new DirectTranslation(memory).translate(dev, 4000, 200, true, out)).toBe(96);
     expect(E.isRight(dev.dmaWrite(4000, new Uint8Array(200), 0, 200))).toBe(true);
   });

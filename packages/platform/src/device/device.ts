@@ -66,7 +66,7 @@ export class Device {
   private parms: DmaParms;
   private iommuSlot: DeviceIommuSlot | undefined;
   private via: DmaTranslation;
-  private readonly out: TranslationOut = { phys: 0, error: undefined };
+  private readonly out: TranslationOut = { pasid: -1, phys: 0, error: undefined };
   /** Translated runs of the current transfer as (phys, length) pairs; grown, never shrunk. */
   private runs = new Float64Array(INITIAL_RUNS * 2);
   /** Set during a transfer: `out` and `runs` belong to it. */
@@ -164,11 +164,12 @@ export class Device {
    * Errors (nothing moved, `dma-fault` emitted): EIO when the device does not do DMA (as
    * `dma_set_mask()` answers for a device without a `dma_mask`, `kernel/dma/mapping.c`); the
    * translation's error, EFAULT for direct translation, when any byte of the range faults.
+   * `pasid` tags the access with a process address space ID (SVA); -1, the default, sends none.
    * @throws RangeError when the buffer slice is invalid.
    */
-  dmaRead(busAddr: number, dst: Uint8Array, dstOff: number, length: number): KResult<void> {
+  dmaRead(busAddr: number, dst: Uint8Array, dstOff: number, length: number, pasid = -1): KResult<void> {
     assertBufferSlice(`${this.name} dmaRead`, dst, dstOff, length);
-    return this.transfer(false, busAddr, dst, dstOff, length);
+    return this.transfer(false, busAddr, dst, dstOff, length, pasid);
   }
 
   /**
@@ -176,9 +177,9 @@ export class Device {
    * {@link Device.dmaRead}; nothing is written when any byte of the range faults.
    * @throws RangeError when the buffer slice is invalid.
    */
-  dmaWrite(busAddr: number, src: Uint8Array, srcOff: number, length: number): KResult<void> {
+  dmaWrite(busAddr: number, src: Uint8Array, srcOff: number, length: number, pasid = -1): KResult<void> {
     assertBufferSlice(`${this.name} dmaWrite`, src, srcOff, length);
-    return this.transfer(true, busAddr, src, srcOff, length);
+    return this.transfer(true, busAddr, src, srcOff, length, pasid);
   }
 
   private transfer(
@@ -187,6 +188,7 @@ export class Device {
     buf: Uint8Array,
     off: number,
     length: number,
+    pasid: number,
   ): KResult<void> {
     if (!this.doesDma) {
       const error = kernelError('EIO', `${this.name} does not do DMA (it has no DMA mask)`, {
@@ -201,6 +203,7 @@ export class Device {
     if (this.busy)
       throw new Error(`${this.name}: a transfer was started from inside another of its transfers`);
     this.busy = true;
+    this.out.pasid = pasid;
     let count: number;
     try {
       count = this.translateAll(busAddr, length, write);

@@ -3,6 +3,11 @@ import type { Device } from './device.js';
 
 /** Where a {@link DmaTranslation} writes its answer, reused across calls so translating allocates nothing. */
 export interface TranslationOut {
+  /**
+   * Input: the PASID the access carries (a device bound to a process address space tags its DMA
+   * with one), or -1 for an access without a PASID. Set by the device before each call.
+   */
+  pasid: number;
   /** Physical address of the first byte, when the call returned a length > 0. */
   phys: number;
   /** Why the first byte cannot be reached, when the call returned 0. */
