@@ -11,3 +11,5 @@ export type * from './memory/ram-bank.js';
 export * from './mm/index.js';
 export * from './cache/index.js';
 export * from './device/index.js';
+export * from './alloc/index.js';
+export * from './machine/index.js';

@@ -201,6 +201,19 @@ export class CpuCache {
   }
 
   /**
+   * Drops every line overlapping the range without writing it back or reporting it: for memory whose
+   * old contents are dead because the CPU has just overwritten it whole, as `clear_page` does through
+   * the cache when a page is handed out zeroed. Errors: EFAULT on a hole (nothing done).
+   */
+  discard(addr: number, length: number): KResult<void> {
+    const bad = this.checkRange('discard', addr, length);
+    if (bad !== undefined) return bad;
+    const found = this.collect(addr, length);
+    for (let i = 0; i < found; i++) this.drop(this.scratch[i] as number);
+    return OK;
+  }
+
+  /**
    * A coherent device's read: memory overlaid with the CPU's dirty lines, so the device sees the
    * CPU's latest stores. Like a snoop hit that supplies data directly, it leaves the cache as it
    * was (dirty lines stay dirty) and emits nothing. Errors: EFAULT on a hole (nothing read).

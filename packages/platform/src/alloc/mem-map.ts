@@ -1,0 +1,109 @@
+import { hex, PAGE_SIZE } from '../core/address.js';
+import type { RamBank } from '../memory/ram-bank.js';
+
+/** Pages per section: 2 MiB of 4 KiB pages. */
+export const SECTION_PAGES = 512;
+
+/**
+ * Each page's `struct page` is PAGE_FIELDS consecutive Int32 slots of its section, so one page's
+ * counters and free-list links share a cache line, as in the kernel.
+ */
+export const PAGE_FIELDS = 6;
+/** `_refcount` of an allocated block's head page. */
+export const F_REFCOUNT = 0;
+/** `_pincount` of an allocated block's head page. */
+export const F_PINCOUNT = 1;
+/** Allocated block's head page: owner id × 16 + order + 1; 0 on every other page. */
+export const F_HEAD = 2;
+/** Free block's head page: next block on its free list (zone index), -1 at the end. */
+export const F_NEXT = 3;
+/** Free block's head page: previous block on its free list (zone index), -1 at the start. */
+export const F_PREV = 4;
+/** Free block's head page: order + 1 (`PageBuddy` + `buddy_order`); 0 on every other page. */
+export const F_BUDDY = 5;
+
+interface BankSections {
+  readonly basePfn: number;
+  readonly endPfn: number;
+  /** Absolute section number (pfn / SECTION_PAGES) of the bank's first page. */
+  readonly firstSection: number;
+  readonly sections: (Int32Array | undefined)[];
+}
+
+/**
+ * The model's `mem_map`: one `struct page` per RAM page, sparse. Pages are grouped in 2 MiB sections
+ * aligned in physical memory (as `SPARSEMEM` does); a section's typed array is created the first time
+ * one of its pages is used, so a large machine costs nothing per page at boot. Banks that share a
+ * section share its array.
+ *
+ * @internal shared by the page allocator and the page counters of this package.
+ */
+export class MemMap {
+  /** Offset of the page's fields in the section returned by the last {@link lookup} or {@link sectionFor}. */
+  slot = 0;
+  private readonly banks: readonly BankSections[];
+  private last: BankSections;
+
+  constructor(banks: readonly RamBank[]) {
+    this.banks = banks.map((b) => {
+      const basePfn = b.base / PAGE_SIZE;
+      const endPfn = basePfn + b.size / PAGE_SIZE;
+      const firstSection = Math.floor(basePfn / SECTION_PAGES);
+      const sections = Math.floor((endPfn - 1) / SECTION_PAGES) - firstSection + 1;
+      return { basePfn, endPfn, firstSection, sections: new Array<Int32Array | undefined>(sections) };
+    });
+    if (this.banks[0] === undefined) throw new RangeError('MemMap: at least one RAM bank is required');
+    this.last = this.banks[0];
+  }
+
+  /** The section holding `pfn`, with {@link slot} set; `undefined` when not RAM or never used. */
+  lookup(pfn: number): Int32Array | undefined {
+    let bank = this.last;
+    if (!(pfn >= bank.basePfn && pfn < bank.endPfn)) {
+      const found = this.findBank(pfn);
+      if (found === undefined) return undefined;
+      bank = found;
+    }
+    const section = Math.floor(pfn / SECTION_PAGES);
+    this.slot = (pfn - section * SECTION_PAGES) * PAGE_FIELDS;
+    return bank.sections[section - bank.firstSection];
+  }
+
+  /**
+   * The section holding `pfn`, created if needed, with {@link slot} set.
+   * @throws RangeError when `pfn` is not RAM (an allocator bug).
+   */
+  sectionFor(pfn: number): Int32Array {
+    const existing = this.lookup(pfn);
+    if (existing !== undefined) return existing;
+    const bank = Number.isSafeInteger(pfn) ? this.findBank(pfn) : undefined;
+    if (bank === undefined) throw new RangeError(`mem_map: pfn ${hex(pfn)} is not RAM`);
+    const section = Math.floor(pfn / SECTION_PAGES);
+    const created = new Int32Array(SECTION_PAGES * PAGE_FIELDS);
+    for (const b of this.banks) {
+      const at = section - b.firstSection;
+      if (at >= 0 && at < b.sections.length) b.sections[at] = created;
+    }
+    return created;
+  }
+
+  /** True when every page of `[pfn, pfn + count)` is RAM. */
+  covers(pfn: number, count: number): boolean {
+    for (let at = pfn; at < pfn + count; ) {
+      const bank = this.findBank(at);
+      if (bank === undefined) return false;
+      at = bank.endPfn;
+    }
+    return true;
+  }
+
+  private findBank(pfn: number): BankSections | undefined {
+    for (const bank of this.banks) {
+      if (pfn >= bank.basePfn && pfn < bank.endPfn) {
+        this.last = bank;
+        return bank;
+      }
+    }
+    return undefined;
+  }
+}

@@ -1,0 +1,2 @@
+export * from './machine-config.js';
+export * from './platform.js';
