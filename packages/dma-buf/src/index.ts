@@ -1,2 +1,3 @@
 export * from './fence/index.js';
 export * from './resv/index.js';
+export * from './constraints/index.js';

@@ -95,7 +95,8 @@ const bad = (c: AttacherConstraints, field: string, why: string): never => {
  * non-negative integers, the boundary mask of the form 2^k − 1, the alignment a power of two.
  */
 export const checkAttacherConstraints = (c: AttacherConstraints): void => {
-  if (!isAddress(c.maxSegmentSize) || c.maxSegmentSize < 1) bad(c, 'maxSegmentSize', 'must be an integer ≥ 1');
+  if (!isAddress(c.maxSegmentSize) || c.maxSegmentSize < 1)
+    bad(c, 'maxSegmentSize', 'must be an integer ≥ 1');
   const count = c.maxSegmentCount;
   if (!(count === Number.POSITIVE_INFINITY || (Number.isSafeInteger(count) && count >= 1))) {
     bad(c, 'maxSegmentCount', 'must be an integer ≥ 1 or Infinity');

@@ -1,28 +1,40 @@
 import { alignUp } from '@sharedbuf/platform';
 import { type AttacherConstraints, boundaryWindow, entrySize } from './attacher-constraints.js';
 import { type DmaSegment, type PhysRun, splitInto } from './segment-split.js';
-import { pow2Ceil, SWIOTLB_MAX_SEGMENT } from './units.js';
+import { SWIOTLB_MAX_SEGMENT } from './units.js';
 
 /**
  * How an attachment reaches the backing: `direct` (dma-direct, bus = physical − offset), `iommu`
  * (one IOVA range starting at `iova`, laid out by the IOMMU layer) or `bounce` (swiotlb copies placed
- * from `poolAddress` on).
+ * from the physical `poolAddress` on).
  */
 export type AttachmentPath =
   | { readonly kind: 'direct' }
   | { readonly kind: 'iommu'; readonly iova: number }
   | { readonly kind: 'bounce'; readonly poolAddress: number };
 
-const bouncePieces = (runs: readonly PhysRun[], c: AttacherConstraints, poolAddress: number): DmaSegment[] => {
+/** swiotlb's slot size, `IO_TLB_SIZE` (include/linux/swiotlb.h): bounce copies start on slot boundaries. */
+const IO_TLB_SIZE = 2048;
+
+/**
+ * Bounced entries each get their own slots from `poolAddress` (physical) on, the first at the
+ * device's alignment, none straddling its boundary window — as `swiotlb_tbl_map_single` searches.
+ */
+const bouncePieces = (
+  runs: readonly PhysRun[],
+  c: AttacherConstraints,
+  poolAddress: number,
+): DmaSegment[] => {
   const pieces: DmaSegment[] = [];
+  const window = boundaryWindow(c);
   const maxPiece = Math.min(entrySize(c), SWIOTLB_MAX_SEGMENT);
-  for (const run of runs) splitInto(run.phys, run.length, maxPiece, boundaryWindow(c), pieces);
-  // Each bounced entry gets its own slots; a naturally aligned slot never crosses a boundary window.
+  for (const run of runs) splitInto(run.phys, run.length, maxPiece, window, pieces);
   const out: DmaSegment[] = [];
-  let cursor = poolAddress;
+  let cursor = poolAddress - c.dmaRangeOffset;
   for (const [i, p] of pieces.entries()) {
-    const align = i === 0 ? Math.max(c.alignment, pow2Ceil(p.length)) : pow2Ceil(p.length);
-    const addr = alignUp(cursor, align);
+    let addr = alignUp(cursor, i === 0 ? Math.max(IO_TLB_SIZE, c.alignment) : IO_TLB_SIZE);
+    if (Math.floor(addr / window) !== Math.floor((addr + p.length - 1) / window))
+      addr = alignUp(addr, window);
     out.push({ dmaAddress: addr, length: p.length });
     cursor = addr + p.length;
   }

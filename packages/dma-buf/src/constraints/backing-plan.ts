@@ -25,6 +25,8 @@ export interface BackingPlan {
   readonly physicallyContiguous: boolean;
   /** Chunks in buffer order, largest first (one group of one block when contiguous). */
   readonly chunks: readonly ChunkGroup[];
+  /** Smallest chunk size of a scattered backing, whose chunks are naturally aligned; 0 for one contiguous block. */
+  readonly chunkFloor: number;
   /** Bytes the chunks occupy (more than `size` when the last chunk is partly used). */
   readonly backingBytes: number;
   /** Highest physical address any chunk may use. */

@@ -1,10 +1,5 @@
 import { alignUp, PAGE_SIZE } from '@sharedbuf/platform';
-import {
-  type AttacherConstraints,
-  boundaryWindow,
-  entrySize,
-  segmentLimit,
-} from './attacher-constraints.js';
+import { type AttacherConstraints, boundaryWindow, entrySize, segmentLimit } from './attacher-constraints.js';
 import { type HeapCapabilities, SYSTEM_HEAP_CHUNK_SIZES } from './heap-capabilities.js';
 import { countSplit } from './segment-split.js';
 
@@ -69,8 +64,8 @@ export type ContiguityNeed = 'none' | 'iova' | 'physical';
 /**
  * Judges contiguity in the device's own address space: behind an IOMMU, one DMA range is one IOVA
  * range; without one, the device needs physically contiguous pages when it needs one range, or when
- * scattered chunks of `chunkSizes` (default: the system heap's) would give it more segments than it
- * accepts.
+ * even the largest of `chunkSizes` (default: the system heap's), scattered, would give it more
+ * segments than it accepts.
  */
 export const contiguityNeed = (
   c: AttacherConstraints,
@@ -79,6 +74,9 @@ export const contiguityNeed = (
 ): ContiguityNeed => {
   if (c.behindIommu) return c.needsContiguousDma ? 'iova' : 'none';
   if (c.needsContiguousDma) return 'physical';
-  const layout = idealLayout(alignUp(size, PAGE_SIZE), [...chunkSizes].sort((a, b) => b - a));
+  const layout = idealLayout(
+    alignUp(size, PAGE_SIZE),
+    [...chunkSizes].sort((a, b) => b - a),
+  );
   return layoutSegments(layout, entrySize(c), boundaryWindow(c)) > segmentLimit(c) ? 'physical' : 'none';
 };

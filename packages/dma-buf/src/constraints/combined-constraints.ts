@@ -1,4 +1,3 @@
-import { PAGE_SIZE } from '@sharedbuf/platform';
 import {
   type AttacherConstraints,
   boundaryWindow,
@@ -119,7 +118,12 @@ export class ConstraintAccumulator {
     keepMin(this.segmentBoundaryMask, boundaryWindow(c) - 1, who, NO_LIMIT);
     keepMax(this.alignment, c.alignment, who, 1);
     if (!c.behindIommu) keepMax(this.physAlignment, c.alignment, who, 1);
-    keepFlag(c.behindIommu ? this.needsIovaContiguous : this.needsPhysContiguous, c.needsContiguousDma, true, who);
+    keepFlag(
+      c.behindIommu ? this.needsIovaContiguous : this.needsPhysContiguous,
+      c.needsContiguousDma,
+      true,
+      who,
+    );
     keepFlag(this.coherent, c.coherent, false, who);
     keepFlag(this.acceptsBounce, c.acceptsBounce, false, who);
     if (c.permittedHeaps !== undefined) intersectHeaps(this.permittedHeaps, c.permittedHeaps, who);
@@ -169,10 +173,18 @@ export const combineConstraints = (list: readonly AttacherConstraints[]): Combin
 };
 
 const mergeMin = (a: Binding<number>, b: Binding<number>): Binding<number> =>
-  a.value < b.value ? a : b.value < a.value ? b : { value: a.value, imposedBy: [...a.imposedBy, ...b.imposedBy] };
+  a.value < b.value
+    ? a
+    : b.value < a.value
+      ? b
+      : { value: a.value, imposedBy: [...a.imposedBy, ...b.imposedBy] };
 
 const mergeMax = (a: Binding<number>, b: Binding<number>): Binding<number> =>
-  a.value > b.value ? a : b.value > a.value ? b : { value: a.value, imposedBy: [...a.imposedBy, ...b.imposedBy] };
+  a.value > b.value
+    ? a
+    : b.value > a.value
+      ? b
+      : { value: a.value, imposedBy: [...a.imposedBy, ...b.imposedBy] };
 
 const mergeFlag = (a: Binding<boolean>, b: Binding<boolean>, binding: boolean): Binding<boolean> => ({
   value: a.value === binding || b.value === binding ? binding : !binding,
@@ -208,7 +220,3 @@ export const mergeConstraints = (a: CombinedConstraints, b: CombinedConstraints)
   requiresProtected: mergeFlag(a.requiresProtected, b.requiresProtected, true),
   forbidsProtected: mergeFlag(a.forbidsProtected, b.forbidsProtected, true),
 });
-
-/** The placement alignment every plan honours at least: a page, or the attachers' physical alignment. */
-export const placementAlignment = (combined: CombinedConstraints): number =>
-  Math.max(PAGE_SIZE, combined.physAlignment.value);

@@ -1,4 +1,4 @@
-import { type Errno, type KResult, fail } from '@sharedbuf/platform';
+import { type Errno, fail, type KResult } from '@sharedbuf/platform';
 
 /** A constraint field a conflict can be about. */
 export type ConstraintField =
@@ -51,5 +51,7 @@ export interface ConflictCertificate {
 }
 
 /** A certificate as a failed result: ENOMEM for capacity, EINVAL for constraints that contradict outright. */
-export const conflictError = <T>(code: Extract<Errno, 'ENOMEM' | 'EINVAL'>, cert: ConflictCertificate): KResult<T> =>
-  fail<T>(code, cert.message, { certificate: cert });
+export const conflictError = <T>(
+  code: Extract<Errno, 'ENOMEM' | 'EINVAL'>,
+  cert: ConflictCertificate,
+): KResult<T> => fail<T>(code, cert.message, { certificate: cert });

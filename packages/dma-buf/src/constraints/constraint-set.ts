@@ -1,5 +1,5 @@
 import type { AttacherConstraints } from './attacher-constraints.js';
-import { ConstraintAccumulator, type CombinedConstraints } from './combined-constraints.js';
+import { type CombinedConstraints, ConstraintAccumulator } from './combined-constraints.js';
 
 /**
  * The live combination for one dma-buf as attachments come and go. Attaching folds one attacher in
@@ -26,7 +26,8 @@ export class ConstraintSet {
 
   /** Folds in one attachment. Throws when the same object is added twice or is malformed (set-up bugs). */
   add(c: AttacherConstraints): void {
-    if (this.members.has(c)) throw new Error(`ConstraintSet: ${c.attacher}'s constraints are already attached`);
+    if (this.members.has(c))
+      throw new Error(`ConstraintSet: ${c.attacher}'s constraints are already attached`);
     this.acc.add(c);
     this.members.add(c);
     this.cached = undefined;

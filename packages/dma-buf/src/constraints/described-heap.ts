@@ -33,7 +33,13 @@ const spanOf = (d: HeapDescription, ranges: readonly FreeRange[]): FreeRange => 
 const checkRanges = (d: HeapDescription, ranges: readonly FreeRange[]): void => {
   let end = -1;
   for (const r of ranges) {
-    if (!Number.isSafeInteger(r.base) || !Number.isSafeInteger(r.size) || r.base < 0 || r.size <= 0 || r.base <= end) {
+    if (
+      !Number.isSafeInteger(r.base) ||
+      !Number.isSafeInteger(r.size) ||
+      r.base < 0 ||
+      r.size <= 0 ||
+      r.base <= end
+    ) {
       throw new RangeError(`heap ${d.name}: free ranges must be positive and disjoint`);
     }
     end = r.base + r.size - 1;

@@ -76,10 +76,16 @@ export const constraintsFromDevice = (
   if (!Number.isSafeInteger(mask) || mask < 0 || !isPow2(mask + 1)) {
     throw new RangeError(`constraints of ${desc.name}: minAlignMask must be 2^k − 1`);
   }
+  if (extras.alignment !== undefined && !isPow2(extras.alignment)) {
+    throw new RangeError(`constraints of ${desc.name}: alignment must be a power of two`);
+  }
   const c: AttacherConstraints = {
     attacher: desc.name,
     maxSegmentSize: desc.dmaParms.maxSegmentSize || DEFAULT_MAX_SEGMENT_SIZE,
-    maxSegmentCount: Math.min(countOrUnlimited(desc.maxSegmentCount), countOrUnlimited(extras.maxSegmentCount)),
+    maxSegmentCount: Math.min(
+      countOrUnlimited(desc.maxSegmentCount),
+      countOrUnlimited(extras.maxSegmentCount),
+    ),
     segmentBoundaryMask: desc.dmaParms.segmentBoundaryMask || NO_LIMIT,
     dmaBase: desc.behindIommu ? (desc.iommuAperture?.start ?? 0) : 0,
     dmaLimit: dmaLimitOf(desc),

@@ -29,10 +29,14 @@ export interface HeapSuccess {
   readonly raisedBy: readonly ImposedConstraint[];
   /** Smallest chunk size used (scattered heaps), 0 for contiguous ones. */
   readonly chunkFloor: number;
+  /** Why the chunk floor is what it is, when an attacher raised it; empty otherwise. */
+  readonly note: string;
 }
 
 /** A heap evaluation's result. */
-export type HeapOutcome = { readonly ok: true; readonly value: HeapSuccess } | { readonly ok: false; readonly failure: HeapFailure };
+export type HeapOutcome =
+  | { readonly ok: true; readonly value: HeapSuccess }
+  | { readonly ok: false; readonly failure: HeapFailure };
 
 /** Wraps a failure. */
 export const failed = (failure: HeapFailure): HeapOutcome => ({ ok: false, failure });
@@ -82,7 +86,11 @@ export const spanFailure = (heap: HeapCapabilities, ctx: PlanContext): HeapFailu
  * Not enough free memory below the limit at all: blame the limit when the memory exists above it,
  * else the size.
  */
-export const capacityFailure = (heap: HeapCapabilities, ctx: PlanContext, limit: number): HeapFailure | undefined => {
+export const capacityFailure = (
+  heap: HeapCapabilities,
+  ctx: PlanContext,
+  limit: number,
+): HeapFailure | undefined => {
   const size = ctx.size;
   const free = heap.freeBytes(limit);
   if (free >= size) return undefined;

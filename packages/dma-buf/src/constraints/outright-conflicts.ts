@@ -1,14 +1,9 @@
 import { alignUp, hex, PAGE_SIZE } from '@sharedbuf/platform';
-import {
-  type AttacherConstraints,
-  boundaryWindow,
-  entrySize,
-  segmentLimit,
-} from './attacher-constraints.js';
+import { type AttacherConstraints, boundaryWindow, entrySize, segmentLimit } from './attacher-constraints.js';
 import type { CombinedConstraints } from './combined-constraints.js';
 import type { ConflictCertificate, ConstraintField, ImposedConstraint } from './conflict-certificate.js';
 import { countSplit } from './segment-split.js';
-import { formatBytes, formatCount, formatNames, pow2Ceil } from './units.js';
+import { formatBytes, formatCount, formatNames, pow2Ceil, verb } from './units.js';
 
 interface SelfConflict {
   readonly field: ConstraintField;
@@ -89,7 +84,7 @@ const protectedConflict = (size: number, combined: CombinedConstraints): Conflic
       ...forb.imposedBy.map((attacher) => ({ attacher, value: false })),
     ],
     true,
-    `${formatNames(req.imposedBy)} require protected memory, which ${formatNames(forb.imposedBy)} cannot access: they cannot share one buffer; give the protected stage its own buffer`,
+    `${formatNames(req.imposedBy)} ${verb(req.imposedBy, 'requires', 'require')} protected memory, which ${formatNames(forb.imposedBy)} cannot access: they cannot share one buffer; give the protected stage its own buffer`,
   );
 };
 
@@ -111,7 +106,10 @@ const heapListConflict = (size: number, combined: CombinedConstraints): Conflict
  * memory both required and refused, permitted-heap lists with no common heap, and attachers whose
  * own limits cannot take a buffer this size (the first such field, with every attacher it hits).
  */
-export const outrightConflict = (size: number, combined: CombinedConstraints): ConflictCertificate | undefined => {
+export const outrightConflict = (
+  size: number,
+  combined: CombinedConstraints,
+): ConflictCertificate | undefined => {
   const general = protectedConflict(size, combined) ?? heapListConflict(size, combined);
   if (general !== undefined) return general;
   const conflicts = combined.attachers

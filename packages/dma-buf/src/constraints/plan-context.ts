@@ -48,7 +48,10 @@ const viewOf = (c: AttacherConstraints, bounced: boolean): AttacherView => ({
 
 const bindMin = (views: readonly AttacherView[], of: (v: AttacherView) => number): Binding<number> => {
   const value = views.reduce((m, v) => Math.min(m, of(v)), NO_LIMIT);
-  return { value, imposedBy: value < NO_LIMIT ? views.filter((v) => of(v) === value).map((v) => v.c.attacher) : [] };
+  return {
+    value,
+    imposedBy: value < NO_LIMIT ? views.filter((v) => of(v) === value).map((v) => v.c.attacher) : [],
+  };
 };
 
 const bindAlignment = (views: readonly AttacherView[]): Binding<number> => {
@@ -81,9 +84,9 @@ export const buildContext = (
 export const countedViews = (ctx: PlanContext): AttacherView[] =>
   ctx.views.filter((v) => v.path === 'direct' && v.limit !== Number.POSITIVE_INFINITY);
 
-/** Direct attachers that scattered chunks (the best the preferred scattering heap offers) would give too many segments. */
+/** Direct attachers that scattered chunks — all of the preferred scattering heap's largest size, its best — give too many segments. */
 export const contiguityForcers = (ctx: PlanContext): AttacherView[] => {
-  const ideal = idealLayout(ctx.size, ctx.scatterChunks);
+  const ideal = idealLayout(ctx.size, ctx.scatterChunks.slice(0, 1));
   return countedViews(ctx).filter((v) => layoutSegments(ideal, v.piece, v.window) > v.limit);
 };
 

@@ -11,6 +11,7 @@ import {
   spanFailure,
 } from './heap-outcome.js';
 import {
+  type AttacherView,
   contiguityForcers,
   countedViews,
   imposedLimits,
@@ -18,24 +19,39 @@ import {
   type PlanContext,
 } from './plan-context.js';
 import { worstCaseSplit } from './segment-split.js';
-import { formatBytes, formatCount, formatLimit, formatNames, pow2Ceil } from './units.js';
+import { formatBytes, formatCount, formatLimit, formatNames, verb } from './units.js';
 
 /**
- * The alignment a contiguous block needs. Past the attachers' own alignment, a counted attacher
- * whose segment limit an unlucky placement could break (a boundary window straddled) gets the block
- * aligned to `min(roundup_pow_of_two(size), window)`, which makes its split the best possible.
+ * The smallest alignment (a power of two from a page up) at which every placement keeps a counted
+ * attacher within its segment limit. It exists: at `min(roundup_pow_of_two(size), window)` the split
+ * is the best possible, which the outright checks already found acceptable.
  */
-const contiguousAlignment = (ctx: PlanContext, limit: number): { align: number; raisedBy: ImposedConstraint[] } => {
-  const base = ctx.alignment.value;
+const windowAlignment = (ctx: PlanContext, v: AttacherView, limit: number): number => {
+  let align = PAGE_SIZE;
+  while (align < ctx.size && worstCaseSplit(ctx.size, align, v.piece, v.window, limit) > v.limit) align *= 2;
+  return align;
+};
+
+/**
+ * The alignment a contiguous block needs: each attacher without an IOMMU requires its own
+ * alignment and, when it counts segments, the alignment that stops an unlucky placement from
+ * straddling one boundary window too many. The block takes the largest requirement; `imposedBy`
+ * names every attacher requiring exactly that much, and `raisedBy` those whose segment limit did.
+ */
+const contiguousAlignment = (ctx: PlanContext, limit: number) => {
+  const requirements = new Map<AttacherView, number>();
   const raisedBy: ImposedConstraint[] = [];
-  let align = base;
+  for (const v of ctx.views) if (v.path !== 'iommu') requirements.set(v, Math.max(PAGE_SIZE, v.c.alignment));
   for (const v of countedViews(ctx)) {
-    if (worstCaseSplit(ctx.size, base, v.piece, v.window, limit) <= v.limit) continue;
-    const need = Math.min(pow2Ceil(ctx.size), v.window);
-    raisedBy.push({ attacher: v.c.attacher, value: need });
-    align = Math.max(align, need);
+    const need = windowAlignment(ctx, v, limit);
+    if (need > PAGE_SIZE) raisedBy.push({ attacher: v.c.attacher, value: need });
+    requirements.set(v, Math.max(requirements.get(v) ?? PAGE_SIZE, need));
   }
-  return { align, raisedBy };
+  const align = Math.max(PAGE_SIZE, ...requirements.values());
+  const imposedBy = [...requirements]
+    .filter(([, need]) => need === align && align > PAGE_SIZE)
+    .map(([v, need]) => ({ attacher: v.c.attacher, value: need }));
+  return { align, imposedBy, raisedBy };
 };
 
 const blockFailure = (
@@ -43,7 +59,7 @@ const blockFailure = (
   ctx: PlanContext,
   limit: number,
   align: number,
-  raisedBy: readonly ImposedConstraint[],
+  alignedBy: readonly ImposedConstraint[],
 ): HeapFailure => {
   const size = ctx.size;
   const run = heap.largestContiguousFree(limit, align);
@@ -62,9 +78,9 @@ const blockFailure = (
     return {
       ...common,
       field: 'alignment',
-      imposedBy: [...imposedOf(ctx.alignment), ...raisedBy],
+      imposedBy: alignedBy,
       combined: align,
-      message: `${largest}, too small for the ${formatBytes(size)} buffer; unaligned blocks that large exist, but the alignment is required by ${formatNames([...ctx.alignment.imposedBy, ...raisedBy.map((r) => r.attacher)])}`,
+      message: `${largest}, too small for the ${formatBytes(size)} buffer; less aligned blocks that large exist, but ${formatNames(alignedBy.map((r) => r.attacher))} ${verb(alignedBy, 'needs', 'need')} ${formatBytes(align)} alignment`,
     };
   }
   const forcers = contiguityForcers(ctx);
@@ -92,10 +108,10 @@ export const evaluateContiguous = (heap: HeapCapabilities, ctx: PlanContext): He
   const span = spanFailure(heap, ctx);
   if (span !== undefined) return failed(span);
   const limit = heapLimit(heap, ctx);
-  const { align, raisedBy } = contiguousAlignment(ctx, limit);
+  const { align, imposedBy, raisedBy } = contiguousAlignment(ctx, limit);
   if (heap.largestContiguousFree(limit, align) >= ctx.size) {
     const layout = [{ size: ctx.size, count: 1, used: ctx.size }];
-    return { ok: true, value: { heap, layout, limit, alignment: align, raisedBy, chunkFloor: 0 } };
+    return { ok: true, value: { heap, layout, limit, alignment: align, raisedBy, chunkFloor: 0, note: '' } };
   }
-  return failed(capacityFailure(heap, ctx, limit) ?? blockFailure(heap, ctx, limit, align, raisedBy));
+  return failed(capacityFailure(heap, ctx, limit) ?? blockFailure(heap, ctx, limit, align, imposedBy));
 };

@@ -5,16 +5,20 @@ import type { CombinedConstraints } from './combined-constraints.js';
 import type { HeapAttempt } from './conflict-certificate.js';
 import { type HeapSuccess, limitHolders } from './heap-outcome.js';
 import { contiguityForcers, type PlanContext } from './plan-context.js';
-import { formatBytes, formatCount, formatNames } from './units.js';
+import { formatBytes, formatCount, formatNames, verb } from './units.js';
 
 const layoutText = (layout: readonly ChunkGroup[]): string =>
-  layout.map((g) => `${g.count} × ${formatBytes(g.size)}${g.used < g.size ? ` (${formatBytes(g.used)} used)` : ''}`).join(' + ');
+  layout
+    .map(
+      (g) => `${g.count} × ${formatBytes(g.size)}${g.used < g.size ? ` (${formatBytes(g.used)} used)` : ''}`,
+    )
+    .join(' + ');
 
 const scatterReason = (s: HeapSuccess): string => {
   const base = `heap '${s.heap.name}': scattered pages, ${layoutText(s.layout)}`;
-  if (s.raisedBy.length === 0) return `${base}; every attacher accepts the segments such pages give`;
-  const who = s.raisedBy.map((r) => `${r.attacher} (at most ${formatCount(r.value as number)})`);
-  return `${base}; chunks of at least ${formatBytes(s.chunkFloor)} because smaller ones would give too many segments to ${formatNames(who)}`;
+  return s.note === ''
+    ? `${base}; every attacher accepts the segments such pages give`
+    : `${base}; ${s.note}`;
 };
 
 const contiguousReason = (ctx: PlanContext, s: HeapSuccess, passedOver: number): string => {
@@ -45,10 +49,14 @@ const alignmentReason = (ctx: PlanContext, s: HeapSuccess): string[] => {
   if (s.alignment <= PAGE_SIZE) return [];
   const why: string[] = [];
   if (ctx.alignment.imposedBy.length > 0) {
-    why.push(`${formatNames(ctx.alignment.imposedBy)} need ${formatBytes(ctx.alignment.value)} alignment`);
+    why.push(
+      `${formatNames(ctx.alignment.imposedBy)} ${verb(ctx.alignment.imposedBy, 'needs', 'need')} ${formatBytes(ctx.alignment.value)} alignment`,
+    );
   }
   if (s.chunkFloor === 0 && s.raisedBy.length > 0) {
-    why.push(`${formatNames(s.raisedBy.map((r) => r.attacher))} must not see a segment split at a boundary window`);
+    why.push(
+      `${formatNames(s.raisedBy.map((r) => r.attacher))} must not see a segment split at a boundary window`,
+    );
   }
   if (s.chunkFloor > 0) why.push('chunks are naturally aligned');
   return [`first byte aligned to ${formatBytes(s.alignment)}: ${why.join('; ')}`];
@@ -59,7 +67,9 @@ const pathReasons = (planned: readonly PlannedAttachment[]): string[] => {
   const bounce = planned.filter((p) => p.path === 'bounce').map((p) => p.attacher);
   const out: string[] = [];
   if (iommu.length > 0) {
-    out.push(`${formatNames(iommu)} reach the buffer through an IOMMU: one IOVA range each, so the physical pages may scatter`);
+    out.push(
+      `${formatNames(iommu)} ${verb(iommu, 'reaches', 'reach')} the buffer through an IOMMU (one IOVA range each), so the physical pages may scatter`,
+    );
   }
   if (bounce.length > 0) {
     out.push(
@@ -83,7 +93,7 @@ export const planReasons = (
   passedOver: readonly HeapAttempt[],
 ): string[] => [
   s.chunkFloor > 0 ? scatterReason(s) : contiguousReason(ctx, s, passedOver.length),
-  ...passedOver.map((a) => `heap '${a.heap}' passed over: ${a.reason}`),
+  ...passedOver.map((a) => `passed over: ${a.reason}`),
   placementReason(ctx, s),
   ...alignmentReason(ctx, s),
   ...pathReasons(planned),

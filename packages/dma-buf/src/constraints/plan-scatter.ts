@@ -1,5 +1,4 @@
-import type { AttacherView } from './plan-context.js';
-import { type ChunkGroup, availableLayout, idealLayout, layoutSegments } from './chunk-layout.js';
+import { availableLayout, idealLayout, layoutSegments } from './chunk-layout.js';
 import type { HeapCapabilities } from './heap-capabilities.js';
 import {
   capacityFailure,
@@ -9,17 +8,27 @@ import {
   heapLimit,
   spanFailure,
 } from './heap-outcome.js';
-import { countedViews, imposedLimits, imposedOf, type PlanContext } from './plan-context.js';
-import { formatBytes, formatCount, formatNames } from './units.js';
+import {
+  type AttacherView,
+  countedViews,
+  imposedLimits,
+  imposedOf,
+  type PlanContext,
+} from './plan-context.js';
+import { formatBytes, formatCount, formatNames, verb } from './units.js';
 
-const overLimit = (views: readonly AttacherView[], layout: readonly ChunkGroup[]): AttacherView[] =>
-  views.filter((v) => layoutSegments(layout, v.piece, v.window) > v.limit);
+/** Segments a device gets, at most, from a backing of `chunk`-sized chunks: all chunks that size. */
+const worstSegments = (v: AttacherView, chunk: number, size: number): number =>
+  layoutSegments(idealLayout(size, [chunk]), v.piece, v.window);
 
-const describeOver = (views: readonly AttacherView[], layout: readonly ChunkGroup[]): string =>
+const overLimit = (views: readonly AttacherView[], chunk: number, size: number): AttacherView[] =>
+  views.filter((v) => worstSegments(v, chunk, size) > v.limit);
+
+const describeOver = (views: readonly AttacherView[], chunk: number, size: number): string =>
   formatNames(
     views.map(
       (v) =>
-        `${v.c.attacher} (no IOMMU) would get ${layoutSegments(layout, v.piece, v.window)} segments but accepts ${formatCount(v.limit)}`,
+        `${v.c.attacher} (no IOMMU) up to ${worstSegments(v, chunk, size)} segments, where it accepts ${formatCount(v.limit)}`,
     ),
   );
 
@@ -32,7 +41,7 @@ const alignmentTooLarge = (heap: HeapCapabilities, ctx: PlanContext): HeapFailur
     imposedBy: imposedOf(ctx.alignment),
     combined: ctx.alignment.value,
     available: largest,
-    message: `heap '${heap.name}' scatters chunks of at most ${formatBytes(largest)}, so it cannot align the buffer to ${formatBytes(ctx.alignment.value)} as ${formatNames(ctx.alignment.imposedBy)} require`,
+    message: `heap '${heap.name}' scatters chunks of at most ${formatBytes(largest)}, so it cannot align the buffer to ${formatBytes(ctx.alignment.value)} as ${formatNames(ctx.alignment.imposedBy)} ${verb(ctx.alignment.imposedBy, 'requires', 'require')}`,
   };
 };
 
@@ -49,7 +58,7 @@ const tooManySegments = (
     structural: true,
     imposedBy: imposedLimits(over),
     combined: true,
-    message: `even ${formatBytes(largest)} chunks from heap '${heap.name}' are too scattered: ${describeOver(over, idealLayout(ctx.size, [largest]))}; that needs physically contiguous memory`,
+    message: `even ${formatBytes(largest)} chunks from heap '${heap.name}' would give ${describeOver(over, largest, ctx.size)}: that needs physically contiguous memory`,
   };
 };
 
@@ -84,17 +93,23 @@ const chunkShortage = (
       ...common,
       field: 'alignment',
       imposedBy: imposedOf(ctx.alignment),
-      message: `${formatNames(ctx.alignment.imposedBy)} need ${formatBytes(ctx.alignment.value)} alignment, and ${short}`,
+      message: `${formatNames(ctx.alignment.imposedBy)} ${verb(ctx.alignment.imposedBy, 'needs', 'need')} ${formatBytes(ctx.alignment.value)} alignment, and ${short}`,
     };
   }
   return { ...common, field: 'size', imposedBy: [], message: short };
 };
 
+const floorReason = (over: readonly AttacherView[], smaller: number, floor: number, size: number): string => {
+  if (over.length === 0) return '';
+  return `chunks of at least ${formatBytes(floor)}, because ${formatBytes(smaller)} chunks could give ${describeOver(over, smaller, size)}`;
+};
+
 /**
- * Plans a scattered backing in a system-like heap: the smallest chunk floor (at least the
- * alignment) for which every counted attacher stays within its segment limit, using the chunks the
- * heap has free below the limit, largest first. Larger floors are tried only when they help a
- * segment count.
+ * Plans a scattered backing in a system-like heap. The chunk floor is the smallest chunk size (at
+ * least the alignment) for which even a backing made only of floor-sized chunks — the most
+ * segments any mix of chunks at or above the floor can give — keeps every counted attacher within
+ * its segment limit; the layout then takes the heap's free chunks at or above the floor, largest
+ * first, below the limit. So larger chunks are demanded only when they help a segment count.
  */
 export const evaluateScatter = (heap: HeapCapabilities, ctx: PlanContext): HeapOutcome => {
   const span = spanFailure(heap, ctx);
@@ -105,24 +120,26 @@ export const evaluateScatter = (heap: HeapCapabilities, ctx: PlanContext): HeapO
   if (floors.length === 0) return failed(alignmentTooLarge(heap, ctx));
   const counted = countedViews(ctx);
   let blame: AttacherView[] = [];
+  let smaller = 0;
   for (const floor of floors) {
-    const usable = sizes.filter((c) => c >= floor);
-    const idealOver = overLimit(counted, idealLayout(ctx.size, usable));
-    if (idealOver.length > 0) {
-      blame = idealOver;
-      continue;
-    }
-    const layout = availableLayout(ctx.size, usable, heap, limit);
-    if (layout === undefined) return failed(chunkShortage(heap, ctx, limit, floor, blame));
-    const over = overLimit(counted, layout);
+    const over = overLimit(counted, floor, ctx.size);
     if (over.length > 0) {
       blame = over;
+      smaller = floor;
       continue;
     }
+    const layout = availableLayout(
+      ctx.size,
+      sizes.filter((c) => c >= floor),
+      heap,
+      limit,
+    );
+    if (layout === undefined) return failed(chunkShortage(heap, ctx, limit, floor, blame));
     const alignment = layout[0]?.size ?? floor;
+    const note = floorReason(blame, smaller, floor, ctx.size);
     return {
       ok: true,
-      value: { heap, layout, limit, alignment, raisedBy: imposedLimits(blame), chunkFloor: floor },
+      value: { heap, layout, limit, alignment, raisedBy: imposedLimits(blame), chunkFloor: floor, note },
     };
   }
   return failed(tooManySegments(heap, ctx, blame, sizes));

@@ -9,13 +9,20 @@ export type SatisfiesResult =
   | { readonly ok: true }
   | { readonly ok: false; readonly field: ConstraintField; readonly message: string };
 
-const violation = (field: ConstraintField, message: string): SatisfiesResult => ({ ok: false, field, message });
+const violation = (field: ConstraintField, message: string): SatisfiesResult => ({
+  ok: false,
+  field,
+  message,
+});
 
 const checkSegment = (s: DmaSegment, i: number, c: AttacherConstraints): SatisfiesResult | undefined => {
   const at = `segment ${i} at ${hex(s.dmaAddress)} (${formatBytes(s.length)})`;
   if (!(s.length > 0)) return violation('size', `${at} is empty`);
   if (s.length > c.maxSegmentSize) {
-    return violation('maxSegmentSize', `${at} is longer than ${c.attacher}'s ${formatBytes(c.maxSegmentSize)} limit`);
+    return violation(
+      'maxSegmentSize',
+      `${at} is longer than ${c.attacher}'s ${formatBytes(c.maxSegmentSize)} limit`,
+    );
   }
   const window = boundaryWindow(c);
   const end = s.dmaAddress + s.length - 1;
@@ -51,7 +58,10 @@ export const satisfies = (segments: readonly DmaSegment[], c: AttacherConstraint
   }
   const first = (segments[0] as DmaSegment).dmaAddress;
   if (first % c.alignment !== 0) {
-    return violation('alignment', `${c.attacher} needs ${formatBytes(c.alignment)} alignment, got ${hex(first)}`);
+    return violation(
+      'alignment',
+      `${c.attacher} needs ${formatBytes(c.alignment)} alignment, got ${hex(first)}`,
+    );
   }
   return { ok: true };
 };

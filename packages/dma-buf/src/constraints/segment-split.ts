@@ -22,7 +22,9 @@ export const countSplit = (start: number, length: number, maxPiece: number, wind
   const full = Math.floor(rest / window);
   const last = rest - full * window;
   return (
-    Math.ceil(first / maxPiece) + full * Math.ceil(window / maxPiece) + (last > 0 ? Math.ceil(last / maxPiece) : 0)
+    Math.ceil(first / maxPiece) +
+    full * Math.ceil(window / maxPiece) +
+    (last > 0 ? Math.ceil(last / maxPiece) : 0)
   );
 };
 

@@ -28,7 +28,7 @@ export const formatBytes = (n: number): string => {
   if (n >= GiB && n % GiB === 0) return `${n / GiB} GiB`;
   if (n >= MiB && n % MiB === 0) return `${n / MiB} MiB`;
   if (n >= KiB && n % KiB === 0) return `${n / KiB} KiB`;
-  return `${n} bytes`;
+  return n === 1 ? '1 byte' : `${n} bytes`;
 };
 
 /** An address limit for messages: hex, or `no limit`. */
@@ -47,3 +47,7 @@ export const formatNames = (names: readonly string[]): string => {
   }
   return `${names.slice(0, -1).join(', ')} and ${names[names.length - 1] as string}`;
 };
+
+/** A verb agreeing with a list of names: `verb(['a'], 'needs', 'need')` is `needs`, with two names `need`. */
+export const verb = (names: readonly unknown[], singular: string, plural: string): string =>
+  names.length === 1 ? singular : plural;
