@@ -1,1 +1,13 @@
+export type { DmaChunk } from './alloc/cpu-view.js';
+export { CpuView } from './alloc/cpu-view.js';
+export type { DmaAllocation, DmaBacking } from './alloc/dma-allocation.js';
+export { DmaAttr, hasAttr } from './attrs.js';
 export * from './debug/index.js';
+export { DMA_MAPPING_ERROR, DmaMapping, type DmaMappingOptions } from './dma-mapping.js';
+export type { DmaMappingEvents } from './dma-mapping-events.js';
+export { archSyncForCpu, archSyncForDevice } from './ops/arch-sync.js';
+export { DirectOps, dmaCapable } from './ops/direct-ops.js';
+export type { DmaMapOps, DmaOpsKind } from './ops/dma-ops.js';
+export { dmaInfoToProt, IommuOps } from './ops/iommu-ops.js';
+export * from './scatterlist/index.js';
+export * from './swiotlb/index.js';

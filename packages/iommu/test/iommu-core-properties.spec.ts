@@ -1,5 +1,5 @@
-import { unwrap } from '@sharedbuf/platform';
 import { fc, test as fcTest } from '@fast-check/vitest';
+import { unwrap } from '@sharedbuf/platform';
 import * as E from 'fp-ts/lib/Either.js';
 import { describe, expect } from 'vitest';
 import { IOMMU_READ, IOMMU_WRITE, iommuIovaToPhys, iommuMap, iommuUnmap } from '../src/index.js';
@@ -9,8 +9,18 @@ const PAGES = 64; // the IOVA window under test: 64 pages from 0x40_0000
 const BASE = 0x40_0000;
 
 const op = fc.oneof(
-  fc.record({ kind: fc.constant('map' as const), page: fc.nat(PAGES - 1), count: fc.integer({ min: 1, max: 8 }), frame: fc.nat(15), write: fc.boolean() }),
-  fc.record({ kind: fc.constant('unmap' as const), page: fc.nat(PAGES - 1), count: fc.integer({ min: 1, max: 8 }) }),
+  fc.record({
+    kind: fc.constant('map' as const),
+    page: fc.nat(PAGES - 1),
+    count: fc.integer({ min: 1, max: 8 }),
+    frame: fc.nat(15),
+    write: fc.boolean(),
+  }),
+  fc.record({
+    kind: fc.constant('unmap' as const),
+    page: fc.nat(PAGES - 1),
+    count: fc.integer({ min: 1, max: 8 }),
+  }),
   fc.record({ kind: fc.constant('dma' as const), page: fc.nat(PAGES - 1), write: fc.boolean() }),
 );
 
@@ -36,7 +46,9 @@ describe('IOMMU core against a reference model', () => {
           // Frames are not contiguous, so only single pages map to the chosen frame; longer ranges use the
           // frame and its (unrelated) successors physically: the model follows the real addresses.
           expect(E.isRight(r)).toBe(!clash);
-          if (!clash) for (let i = 0; i < n; i++) model.set(o.page + i, { pa: frames[o.frame]! + i * 4096, write: o.write });
+          if (!clash)
+            for (let i = 0; i < n; i++)
+              model.set(o.page + i, { pa: frames[o.frame]! + i * 4096, write: o.write });
         } else if (o.kind === 'unmap') {
           const n = Math.min(o.count, PAGES - o.page);
           let expected = 0;
@@ -50,7 +62,8 @@ describe('IOMMU core against a reference model', () => {
           expect(E.isRight(r)).toBe(entry !== undefined && (!o.write || entry.write));
           expect(E.isRight(other.dmaRead(iova, buf, 0, 1))).toBe(false);
         }
-        for (let p = 0; p < PAGES; p++) expect(iommuIovaToPhys(dom, BASE + p * 4096)).toBe(model.get(p)?.pa ?? -1);
+        for (let p = 0; p < PAGES; p++)
+          expect(iommuIovaToPhys(dom, BASE + p * 4096)).toBe(model.get(p)?.pa ?? -1);
       }
     },
   );

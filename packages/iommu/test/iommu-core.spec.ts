@@ -250,7 +250,13 @@ describe('map and unmap (drivers/iommu/iommu.c)', () => {
     const back = new Uint8Array(1);
     unwrap(m.platform.memory.read(pa, back, 0, 1));
     expect(back[0]).toBe(0x11);
-    expect(m.iommu.faults.at(-1)).toMatchObject({ device: 'd', iova: 0x1000, write: true, reason: 'permission', handled: false });
+    expect(m.iommu.faults.at(-1)).toMatchObject({
+      device: 'd',
+      iova: 0x1000,
+      write: true,
+      reason: 'permission',
+      handled: false,
+    });
   });
 
   it("a domain's fault handler may resolve the fault and let the access retry (iommu_set_fault_handler)", () => {
@@ -267,7 +273,13 @@ describe('map and unmap (drivers/iommu/iommu.c)', () => {
   it('a mapping over a reserved region is refused with EINVAL (vfio_iommu_type1 / iommufd rule)', () => {
     const m = machine();
     const d = m.device('d');
-    unwrap(m.iommu.probeDevice(d, { instance: 'smmu0', streamId: 1, resvRegions: [{ start: 0x800_0000, length: 0x10_0000, type: 'msi' }] }));
+    unwrap(
+      m.iommu.probeDevice(d, {
+        instance: 'smmu0',
+        streamId: 1,
+        resvRegions: [{ start: 0x800_0000, length: 0x10_0000, type: 'msi' }],
+      }),
+    );
     const dom = unwrap(m.iommu.domainAlloc('unmanaged', { instance: 'smmu0' }));
     unwrap(m.iommu.attachDevice(dom, d));
     expect(code(iommuMap(dom, 0x80f_f000, m.page(1), 0x2000, RW))).toBe('EINVAL');

@@ -1,7 +1,7 @@
 import { fail, hex, type KResult, ok } from '@sharedbuf/platform';
 import * as E from 'fp-ts/lib/Either.js';
-import { IotlbGather } from '../iotlb/iotlb-gather.js';
 import { iommuPgsize } from '../io-pgtable/iommu-pgsize.js';
+import { IotlbGather } from '../iotlb/iotlb-gather.js';
 import { isPagingDomainType } from './domain-type.js';
 import type { IommuDomain } from './iommu-domain.js';
 import { lowestPgsize } from './page-sizes.js';
@@ -45,37 +45,54 @@ export const iommuMap = (
   return OK;
 };
 
-const checkMap = (domain: IommuDomain, iova: number, paddr: number, size: number): KResult<void> | undefined => {
+const checkMap = (
+  domain: IommuDomain,
+  iova: number,
+  paddr: number,
+  size: number,
+): KResult<void> | undefined => {
   if (domain.freed || !isPagingDomainType(domain.type)) {
     return fail('EINVAL', `cannot map into ${domain.describe()}: not a live paging domain`);
   }
   const min = lowestPgsize(domain.pgsizeBitmap);
   const bad = [iova, paddr, size].some((x) => !Number.isSafeInteger(x) || x < 0 || x % min !== 0);
   if (bad) {
-    return fail('EINVAL', `unaligned: iova ${hex(iova)} pa ${hex(paddr)} size ${hex(size)} min_pagesz ${hex(min)}`, {
-      iova,
-      paddr,
-      size,
-      minPagesz: min,
-    });
+    return fail(
+      'EINVAL',
+      `unaligned: iova ${hex(iova)} pa ${hex(paddr)} size ${hex(size)} min_pagesz ${hex(min)}`,
+      {
+        iova,
+        paddr,
+        size,
+        minPagesz: min,
+      },
+    );
   }
   const { apertureStart, apertureEnd } = domain.geometry;
   if (size > 0 && (iova < apertureStart || iova + size - 1 > apertureEnd)) {
-    return fail('ERANGE', `${hex(iova)}+${hex(size)} is outside the aperture ${hex(apertureStart)}..${hex(apertureEnd)} of ${domain.describe()}`, {
-      iova,
-      size,
-      apertureStart,
-      apertureEnd,
-    });
+    return fail(
+      'ERANGE',
+      `${hex(iova)}+${hex(size)} is outside the aperture ${hex(apertureStart)}..${hex(apertureEnd)} of ${domain.describe()}`,
+      {
+        iova,
+        size,
+        apertureStart,
+        apertureEnd,
+      },
+    );
   }
   for (const group of domain.groups) {
     const hit = group.allResvRegions().find((r) => resvRegionOverlaps(r, iova, size));
     if (hit) {
-      return fail('EINVAL', `${hex(iova)}+${hex(size)} overlaps the ${hit.type} reserved region ${hex(hit.start)}+${hex(hit.length)} of group ${group.id}`, {
-        iova,
-        size,
-        region: { ...hit },
-      });
+      return fail(
+        'EINVAL',
+        `${hex(iova)}+${hex(size)} overlaps the ${hit.type} reserved region ${hex(hit.start)}+${hex(hit.length)} of group ${group.id}`,
+        {
+          iova,
+          size,
+          region: { ...hit },
+        },
+      );
     }
   }
   return undefined;
@@ -87,7 +104,12 @@ const checkMap = (domain: IommuDomain, iova: number, paddr: number, size: number
  * unaligned request, a hole at `iova`, or part of a block mapping (current io-pgtable-arm refuses to
  * split blocks). Until {@link iommuIotlbSync}, devices may still reach the unmapped pages.
  */
-export const iommuUnmapFast = (domain: IommuDomain, iova: number, size: number, gather: IotlbGather): number => {
+export const iommuUnmapFast = (
+  domain: IommuDomain,
+  iova: number,
+  size: number,
+  gather: IotlbGather,
+): number => {
   if (domain.freed || !isPagingDomainType(domain.type)) return 0;
   const min = lowestPgsize(domain.pgsizeBitmap);
   if (iova % min !== 0 || size % min !== 0 || size <= 0) return 0;
@@ -112,7 +134,8 @@ export const iommuUnmap = (domain: IommuDomain, iova: number, size: number): num
 };
 
 /** `iommu_iotlb_gather_init` for a domain: an empty gather whose sync reaches every instance. */
-export const iommuIotlbGatherInit = (domain: IommuDomain): IotlbGather => new IotlbGather(domain.tlb, domain.id);
+export const iommuIotlbGatherInit = (domain: IommuDomain): IotlbGather =>
+  new IotlbGather(domain.tlb, domain.id);
 
 /** `iommu_iotlb_sync`: issues the gathered invalidation once, on every instance walking the domain. */
 export const iommuIotlbSync = (domain: IommuDomain, gather: IotlbGather): void => {

@@ -1,5 +1,5 @@
-import type { IotlbGather } from '../iotlb/iotlb-gather.js';
 import type { IommuFlushOps } from '../io-pgtable/types.js';
+import type { IotlbGather } from '../iotlb/iotlb-gather.js';
 import type { IommuInstance } from './iommu-instance.js';
 
 /**

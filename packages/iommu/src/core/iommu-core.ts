@@ -13,8 +13,8 @@ import type { IommuHardware } from '../hardware/iommu-hardware.js';
 import { ArmLpaeS1Pgtable } from '../io-pgtable/arm-lpae-s1.js';
 import type { IoPgtablePageSource } from '../io-pgtable/types.js';
 import { IovaDomain } from '../iova/iova-domain.js';
-import { type DomainType, isPagingDomainType } from './domain-type.js';
 import { DomainTlb } from './domain-tlb.js';
+import { type DomainType, isPagingDomainType } from './domain-type.js';
 import { type DomainGeometry, IommuDomain } from './iommu-domain.js';
 import type { IommuEvents } from './iommu-events.js';
 import type { IommuFault, IommuFaultHandler, IommuFaultReason } from './iommu-fault.js';
@@ -91,7 +91,20 @@ export class IommuCore {
         const id = this.nextDomainId++;
         const geometry = { apertureStart: 0, apertureEnd: pow2(instance.hw.iasBits) - 1 };
         const tlb = new DomainTlb(id);
-        const domain = new IommuDomain(id, 'sva', instance, instance.hw.format, 0x1000, geometry, undefined, undefined, tlb, this.bus, mm, pasid);
+        const domain = new IommuDomain(
+          id,
+          'sva',
+          instance,
+          instance.hw.format,
+          0x1000,
+          geometry,
+          undefined,
+          undefined,
+          tlb,
+          this.bus,
+          mm,
+          pasid,
+        );
         this.bus.emit('domain-alloc', { domain: id, type: 'sva', instance: instance.name });
         return domain;
       },
@@ -144,10 +157,13 @@ export class IommuCore {
       return fail('EINVAL', `stream ID ${opts.streamId} is not a non-negative integer`);
     }
     const regions = opts.resvRegions ?? [];
-    const badRegion = regions.find((r) => !(r.length > 0) || r.start < 0 || r.start % 4096 || r.length % 4096);
+    const badRegion = regions.find(
+      (r) => !(r.length > 0) || r.start < 0 || r.start % 4096 || r.length % 4096,
+    );
     if (badRegion) return fail('EINVAL', `reserved region at ${hex(badRegion.start)} is not page aligned`);
     const key = instance.hw.model === 'null' ? undefined : opts.group;
-    let group = key === undefined ? undefined : this.groups.find((g) => g.instance === instance && g.key === key);
+    let group =
+      key === undefined ? undefined : this.groups.find((g) => g.instance === instance && g.key === key);
     const created = group === undefined;
     if (group === undefined) {
       const dom = this.allocDomain(instance.hw.defaultDomainType, instance);
@@ -162,7 +178,10 @@ export class IommuCore {
       this.groups.push(group);
       dom.right.groups.add(group);
     } else if (!this.regionsFree(group.domain, regions)) {
-      return fail('EINVAL', `a reserved region of ${device.name} is already mapped in ${group.domain.describe()}`);
+      return fail(
+        'EINVAL',
+        `a reserved region of ${device.name} is already mapped in ${group.domain.describe()}`,
+      );
     }
     group.devices.push(device);
     group.resvRegions.set(device, regions);
@@ -172,7 +191,12 @@ export class IommuCore {
     this.savedTranslation.set(device, device.translation);
     device.iommu = { instance: instance.name, streamId: opts.streamId };
     device.translation = new IommuTranslation(group, this);
-    this.bus.emit('probe', { device: device.name, instance: instance.name, streamId: opts.streamId, group: group.id });
+    this.bus.emit('probe', {
+      device: device.name,
+      instance: instance.name,
+      streamId: opts.streamId,
+      group: group.id,
+    });
     if (created) this.emitAttach(group.domain, group, null);
     return ok(group);
   }
@@ -235,7 +259,10 @@ export class IommuCore {
       instance = this.instances.get(opts.instance);
       if (instance === undefined) return fail('ENODEV', `no IOMMU instance named ${opts.instance}`);
       if (!instance.hw.domainTypes.includes(type)) {
-        return fail('EINVAL', `${instance.name} cannot provide ${type} domains`, { instance: instance.name, type });
+        return fail('EINVAL', `${instance.name} cannot provide ${type} domains`, {
+          instance: instance.name,
+          type,
+        });
       }
     }
     return this.allocDomain(type, instance);
@@ -268,10 +295,14 @@ export class IommuCore {
     const group = this.groupOfDevice.get(device);
     if (group === undefined) return fail('ENODEV', `${device.name} is not behind an IOMMU`);
     if (group.devices.length !== 1) {
-      return fail('EINVAL', `${device.name} shares group ${group.id} with ${group.devices.length - 1} other device(s): attach the group`, {
-        group: group.id,
-        devices: group.deviceNames(),
-      });
+      return fail(
+        'EINVAL',
+        `${device.name} shares group ${group.id} with ${group.devices.length - 1} other device(s): attach the group`,
+        {
+          group: group.id,
+          devices: group.deviceNames(),
+        },
+      );
     }
     return this.attachGroup(domain, group);
   }
@@ -294,10 +325,14 @@ export class IommuCore {
   attachGroup(domain: IommuDomain, group: IommuGroup): KResult<void> {
     if (group.domain === domain) return OK;
     if (group.domain !== group.defaultDomain && !group.instance.hw.switchOnTheFly) {
-      return fail('EBUSY', `group ${group.id} is already attached to ${group.domain.describe()}; detach it first`, {
-        group: group.id,
-        current: group.domain.id,
-      });
+      return fail(
+        'EBUSY',
+        `group ${group.id} is already attached to ${group.domain.describe()}; detach it first`,
+        {
+          group: group.id,
+          current: group.domain.id,
+        },
+      );
     }
     return this.replaceGroupDomain(group, domain);
   }
@@ -380,16 +415,34 @@ export class IommuCore {
     const tlb = new DomainTlb(id);
     let pgtable: ArmLpaeS1Pgtable | undefined;
     if (isPagingDomainType(type)) {
-      if (format !== 'arm-lpae-s1') return fail('EINVAL', `${hw?.name} has no page tables for a ${type} domain`);
-      const table = ArmLpaeS1Pgtable.alloc({ ...this.deps.tables, memory: this.deps.memory, tlb, name: `io-pgtable:dom${id}` });
+      if (format !== 'arm-lpae-s1')
+        return fail('EINVAL', `${hw?.name} has no page tables for a ${type} domain`);
+      const table = ArmLpaeS1Pgtable.alloc({
+        ...this.deps.tables,
+        memory: this.deps.memory,
+        tlb,
+        name: `io-pgtable:dom${id}`,
+      });
       if (E.isLeft(table)) return table;
       pgtable = table.right;
     }
     const granule = lowestPgsize(pgsizeBitmap);
     // dma-iommu never hands out IOVA 0 (iommu_dma_init_domain: base_pfn = max(1, aperture_start >> order)).
-    const iovad = type === 'dma' ? new IovaDomain(granule, Math.max(1, geometry.apertureStart / granule)) : undefined;
+    const iovad =
+      type === 'dma' ? new IovaDomain(granule, Math.max(1, geometry.apertureStart / granule)) : undefined;
     this.nextDomainId += 1;
-    const domain = new IommuDomain(id, type, instance, format, pgsizeBitmap, geometry, pgtable, iovad, tlb, this.bus);
+    const domain = new IommuDomain(
+      id,
+      type,
+      instance,
+      format,
+      pgsizeBitmap,
+      geometry,
+      pgtable,
+      iovad,
+      tlb,
+      this.bus,
+    );
     this.bus.emit('domain-alloc', { domain: id, type, instance: instance?.name ?? null });
     return ok(domain);
   }
@@ -400,7 +453,10 @@ export class IommuCore {
     if (domain.freed) return fail('EINVAL', `${domain.describe()} was freed`);
     if (domain.type === 'sva') return fail('EINVAL', 'an SVA domain attaches at a PASID, through svaBind');
     if (!hw.domainTypes.includes(domain.type)) {
-      return fail('EINVAL', `${hw.name} cannot attach a ${domain.type} domain`, { instance: hw.name, type: domain.type });
+      return fail('EINVAL', `${hw.name} cannot attach a ${domain.type} domain`, {
+        instance: hw.name,
+        type: domain.type,
+      });
     }
     if (domain.owner !== undefined && domain.owner !== group.instance) {
       return fail('EINVAL', `${domain.describe()} was allocated for ${domain.owner.name}, not ${hw.name}`, {
@@ -410,14 +466,23 @@ export class IommuCore {
     }
     if (isPagingDomainType(domain.type)) {
       if (domain.format !== hw.format) {
-        return fail('EINVAL', `${hw.name} walks ${hw.format} tables; ${domain.describe()} is ${domain.format}`);
+        return fail(
+          'EINVAL',
+          `${hw.name} walks ${hw.format} tables; ${domain.describe()} is ${domain.format}`,
+        );
       }
       if (domain.mappedEnd > pow2(hw.iasBits)) {
-        return fail('EINVAL', `${domain.describe()} maps IOVAs up to ${hex(domain.mappedEnd - 1)}, beyond the ${hw.iasBits}-bit input range of ${hw.name}`);
+        return fail(
+          'EINVAL',
+          `${domain.describe()} maps IOVAs up to ${hex(domain.mappedEnd - 1)}, beyond the ${hw.iasBits}-bit input range of ${hw.name}`,
+        );
       }
       for (const r of group.allResvRegions()) {
         if (!this.regionsFree(domain, [r])) {
-          return fail('EINVAL', `${domain.describe()} maps into reserved region ${hex(r.start)}+${hex(r.length)} of group ${group.id}`);
+          return fail(
+            'EINVAL',
+            `${domain.describe()} maps into reserved region ${hex(r.start)}+${hex(r.length)} of group ${group.id}`,
+          );
         }
       }
     }
@@ -459,10 +524,14 @@ export class IommuCore {
   private takeContext(domain: IommuDomain, instance: IommuInstance): KResult<void> {
     if (!isPagingDomainType(domain.type) || instance.contexts.has(domain)) return OK;
     if (instance.contexts.size >= instance.hw.contexts) {
-      return fail('ENOSPC', `${instance.name} has no free translation context (${instance.hw.contexts} in use)`, {
-        instance: instance.name,
-        contexts: instance.hw.contexts,
-      });
+      return fail(
+        'ENOSPC',
+        `${instance.name} has no free translation context (${instance.hw.contexts} in use)`,
+        {
+          instance: instance.name,
+          contexts: instance.hw.contexts,
+        },
+      );
     }
     instance.contexts.add(domain);
     domain.tlb.instances.add(instance);

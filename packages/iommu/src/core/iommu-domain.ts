@@ -2,11 +2,11 @@ import type { EventBus, Mm } from '@sharedbuf/platform';
 import type { PgtableFormat } from '../hardware/iommu-hardware.js';
 import type { ArmLpaeS1Pgtable } from '../io-pgtable/arm-lpae-s1.js';
 import type { IovaDomain } from '../iova/iova-domain.js';
+import type { DomainTlb } from './domain-tlb.js';
 import type { DomainType } from './domain-type.js';
 import type { IommuEvents } from './iommu-events.js';
 import type { IommuFaultHandler } from './iommu-fault.js';
 import type { IommuGroup } from './iommu-group.js';
-import type { DomainTlb } from './domain-tlb.js';
 import type { IommuInstance } from './iommu-instance.js';
 
 /** The IOVA window a domain can translate (`struct iommu_domain_geometry`). */

@@ -61,7 +61,8 @@ export class IommuSva {
     const group = this.deps.groupOf(device);
     if (group === undefined) return fail('ENODEV', `${device.name} is not behind an IOMMU`);
     const hw = group.instance.hw;
-    if (!hw.sva) return fail('EOPNOTSUPP', `${hw.name} cannot bind devices to process address spaces (no SVA)`);
+    if (!hw.sva)
+      return fail('EOPNOTSUPP', `${hw.name} cannot bind devices to process address spaces (no SVA)`);
     if (mm.exited) return fail('EINVAL', `process ${mm.pid} has exited`);
     const existing = this.bindings.get(device)?.get(mm);
     if (existing) {
@@ -69,7 +70,8 @@ export class IommuSva {
       return ok(existing.handle);
     }
     const pasid = this.pasidOfMm.get(mm) ?? this.nextPasid;
-    if (pasid >= pow2(hw.pasidBits)) return fail('ENOSPC', `${hw.name} has no PASID left (${hw.pasidBits} bits)`);
+    if (pasid >= pow2(hw.pasidBits))
+      return fail('ENOSPC', `${hw.name} has no PASID left (${hw.pasidBits} bits)`);
     if (!this.pasidOfMm.has(mm)) {
       this.pasidOfMm.set(mm, pasid);
       this.nextPasid += 1;
@@ -128,7 +130,13 @@ export class IommuSva {
     const unregister = mm.registerNotifier({
       invalidateRange: (_mm, start, end) => {
         domain.tlb.flushRange(domain.id, start, end - start);
-        this.deps.bus.emit('flush', { instance: instance.name, domain: domain.id, start, end: end - 1, all: false });
+        this.deps.bus.emit('flush', {
+          instance: instance.name,
+          domain: domain.id,
+          start,
+          end: end - 1,
+          all: false,
+        });
       },
       release: () => {
         domain.mmGone = true;

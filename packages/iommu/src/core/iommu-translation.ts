@@ -7,8 +7,8 @@ import {
   type TranslationOut,
 } from '@sharedbuf/platform';
 import * as E from 'fp-ts/lib/Either.js';
-import type { IoTranslation } from '../io-pgtable/types.js';
 import { IOMMU_READ, IOMMU_WRITE } from '../io-pgtable/prot.js';
+import type { IoTranslation } from '../io-pgtable/types.js';
 import type { IommuDomain } from './iommu-domain.js';
 import type { IommuFaultReason } from './iommu-fault.js';
 import type { IommuGroup } from './iommu-group.js';
@@ -133,5 +133,4 @@ export class IommuTranslation implements DmaTranslation {
   }
 }
 
-const permits = (prot: number, write: boolean): boolean =>
-  (prot & (write ? IOMMU_WRITE : IOMMU_READ)) !== 0;
+const permits = (prot: number, write: boolean): boolean => (prot & (write ? IOMMU_WRITE : IOMMU_READ)) !== 0;

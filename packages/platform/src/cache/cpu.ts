@@ -14,6 +14,12 @@ import type { CpuCache } from './cpu-cache.js';
  * (evictions, spontaneous writebacks) is reported by the cache.
  */
 export class Cpu {
+  /**
+   * Watches every CPU access (e.g. DMA debug, which flags CPU access to a buffer the device owns).
+   * Called before the access, with its physical range; undefined by default, at no cost.
+   */
+  observer: ((addr: number, length: number, write: boolean) => void) | undefined;
+
   /** @param cache the data cache; its `memory` is the RAM uncached accesses reach. */
   constructor(readonly cache: CpuCache) {}
 
@@ -28,6 +34,7 @@ export class Cpu {
     length: number,
     attr: CacheAttr = 'cached',
   ): KResult<void> {
+    this.observer?.(addr, length, false);
     if (attr === 'cached') return this.cache.read(addr, dst, dstOff, length);
     assertBufferSlice('Cpu.read', dst, dstOff, length);
     return this.cache.memory.read(addr, dst, dstOff, length);
@@ -44,6 +51,7 @@ export class Cpu {
     length: number,
     attr: CacheAttr = 'cached',
   ): KResult<void> {
+    this.observer?.(addr, length, true);
     if (attr === 'cached') return this.cache.write(addr, src, srcOff, length);
     assertBufferSlice('Cpu.write', src, srcOff, length);
     return this.cache.memory.write(addr, src, srcOff, length);
