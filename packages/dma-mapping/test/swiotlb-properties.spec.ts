@@ -2,7 +2,7 @@ import { fc, test as fcTest } from '@fast-check/vitest';
 import { type Device, type DeviceConfig, Platform, unwrap } from '@sharedbuf/platform';
 import * as E from 'fp-ts/lib/Either.js';
 import { expect } from 'vitest';
-import { DmaDirection } from '../src/debug/index.js';
+import { DMA_ATTR_SKIP_CPU_SYNC, DmaDirection } from '../src/debug/index.js';
 import { IO_TLB_SEGSIZE, IO_TLB_SIZE, Swiotlb } from '../src/swiotlb/index.js';
 
 const KiB = 1024;
@@ -130,7 +130,7 @@ class Harness {
     if (this.live.length === 0) return;
     const [m] = this.live.splice(pick % this.live.length, 1) as [Live];
     const copiesBack = !skipSync && m.dir !== DmaDirection.TO_DEVICE;
-    unwrap(this.swiotlb.unmapSingle(m.dev, m.tlb, m.size, m.dir, skipSync ? 32 : 0));
+    unwrap(this.swiotlb.unmapSingle(m.dev, m.tlb, m.size, m.dir, skipSync ? DMA_ATTR_SKIP_CPU_SYNC : 0));
     if (copiesBack) m.origBytes.set(m.poolBytes);
     expect(firstDifference(this.read(m.orig, m.size), m.origBytes)).toBe(-1);
   }

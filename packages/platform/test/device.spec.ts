@@ -71,6 +71,7 @@ describe('Device: defaults and description', () => {
       maxSegmentSize: 65536,
       segmentBoundaryMask: 0xffffffff,
       minAlignMask: 0xfff,
+      maxSegmentCount: Number.POSITIVE_INFINITY,
     });
     expect(DEFAULT_DMA_PARMS.minAlignMask).toBe(0);
   });
@@ -309,7 +310,12 @@ describe('Device: changes and the registry', () => {
       {
         device: 'gpu',
         field: 'dmaParms',
-        value: { maxSegmentSize: 1 << 20, segmentBoundaryMask: 0xffffffff, minAlignMask: 0 },
+        value: {
+          maxSegmentSize: 1 << 20,
+          segmentBoundaryMask: 0xffffffff,
+          minAlignMask: 0,
+          maxSegmentCount: Number.POSITIVE_INFINITY,
+        },
       },
     ]);
     expect(() => {
@@ -363,6 +369,7 @@ describe('Device: changes and the registry', () => {
       [{ name: 'a', dmaParms: { maxSegmentSize: 2 ** 32 } }, 'maxSegmentSize'],
       [{ name: 'a', dmaParms: { segmentBoundaryMask: 0xfffe } }, 'segmentBoundaryMask'],
       [{ name: 'a', dmaParms: { minAlignMask: 0x1000 } }, 'minAlignMask'],
+      [{ name: 'a', dmaParms: { maxSegmentCount: 0 } }, 'maxSegmentCount'],
     ] as const) {
       const r = devices.add(config);
       expect(E.isLeft(r) && r.left.code).toBe('EINVAL');

@@ -28,11 +28,6 @@ export class IoTlbSlots {
     return this.usedSlots;
   }
 
-  /** Where the next search starts (`area->index`). */
-  get index(): number {
-    return this.cursor;
-  }
-
   /** `slots[slot].list`: free slots from `slot` to its segment's end, 0 when `slot` is in use. */
   freeRunAt(slot: number): number {
     return this.list[slot] ?? 0;

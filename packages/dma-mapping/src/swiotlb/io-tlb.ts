@@ -1,5 +1,3 @@
-import { PAGE_SIZE } from '@sharedbuf/platform';
-
 /** log2 of {@link IO_TLB_SIZE}, as `IO_TLB_SHIFT` (`include/linux/swiotlb.h`). */
 export const IO_TLB_SHIFT = 11;
 
@@ -29,6 +27,3 @@ export const nrSlots = (bytes: number): number => Math.ceil(bytes / IO_TLB_SIZE)
 
 /** Index of a slot within its segment, as `io_tlb_offset()` (`kernel/dma/swiotlb.c`). */
 export const ioTlbOffset = (slot: number): number => slot % IO_TLB_SEGSIZE;
-
-/** Mask of the low address bits inside a page (`~PAGE_MASK`). */
-export const PAGE_OFFSET_MASK = PAGE_SIZE - 1;

@@ -4,7 +4,7 @@ import type { BounceDirection } from './events.js';
 export interface SwiotlbBounceCounts {
   /** Successful `mapSingle` calls. */
   readonly maps: number;
-  /** Copies original → bounce buffer (at map and `syncForDevice`). */
+  /** Copies original → bounce buffer (at every map, whatever the direction, and at `syncForDevice`). */
   readonly bouncesIn: number;
   /** Copies bounce buffer → original (at unmap and `syncForCpu`). */
   readonly bouncesOut: number;
@@ -24,7 +24,7 @@ export interface SwiotlbStats extends SwiotlbBounceCounts {
   readonly highWater: number;
   /** Live bounce buffers. */
   readonly mappings: number;
-  /** Mappings refused because no slots fit (`swiotlb buffer is full`). */
+  /** Mappings refused because no slots fit (`swiotlb buffer is full`); counting is all a refusal changes. */
   readonly fullCount: number;
 }
 

@@ -102,8 +102,9 @@ export class Swiotlb {
    * returns the bounce buffer's physical address (the DMA layer turns it into a bus address and does
    * the cache maintenance on it). The buffer keeps the original's address bits under the device's
    * `min_align_mask`; the original is copied in whatever the direction — also for FROM_DEVICE, so a
-   * device that writes only part of the buffer leaves the rest as it was, as without bouncing (the
-   * 2022 info-leak fix, `swiotlb_tbl_map_single()`).
+   * device that writes only part of the buffer leaves the rest as it was, as without bouncing, and
+   * reads no stale pool data (`swiotlb_tbl_map_single()` since 2022's "swiotlb: fix info leak with
+   * DMA_FROM_DEVICE" and its rework in Linux 5.19).
    *
    * Errors: EINVAL for a bad direction, a size that is not a positive integer or exceeds
    * {@link maxMappingSize}; EFAULT when the original is not RAM; ENOMEM "swiotlb buffer is full"

@@ -11,6 +11,12 @@ export interface DmaParms {
   readonly segmentBoundaryMask: number;
   /** Low address bits a bounce buffer must preserve (`min_align_mask`, 0 or 2^k − 1). */
   readonly minAlignMask: number;
+  /**
+   * Most segments the device takes in one buffer (`max_segment_count`): the field the dma-buf
+   * attacher-constraints RFC adds to `device_dma_parameters` (seed 002; never merged). `Infinity`
+   * when unlimited, as for every device Linux knows.
+   */
+  readonly maxSegmentCount: number;
 }
 
 /**
@@ -24,6 +30,7 @@ export const DEFAULT_DMA_PARMS: DmaParms = Object.freeze({
   maxSegmentSize: 65536,
   segmentBoundaryMask: 0xffff_ffff,
   minAlignMask: 0,
+  maxSegmentCount: Number.POSITIVE_INFINITY,
 });
 
 const UINT_MAX = 0xffff_ffff;
@@ -39,7 +46,10 @@ const isLowMask = (x: number, maxBits: number): boolean =>
  * `min_align_mask` is an `unsigned int` used as a low-bits mask by swiotlb.
  */
 export const dmaParmsProblem = (parms: DmaParms): string | undefined => {
-  const { maxSegmentSize, segmentBoundaryMask, minAlignMask } = parms;
+  const { maxSegmentSize, segmentBoundaryMask, minAlignMask, maxSegmentCount } = parms;
+  if (!(maxSegmentCount === Number.POSITIVE_INFINITY || (Number.isSafeInteger(maxSegmentCount) && maxSegmentCount >= 1))) {
+    return `dmaParms.maxSegmentCount ${maxSegmentCount} is neither a positive integer nor Infinity`;
+  }
   if (!Number.isSafeInteger(maxSegmentSize) || maxSegmentSize < 1 || maxSegmentSize > UINT_MAX) {
     return `dmaParms.maxSegmentSize ${maxSegmentSize} is not an integer in 1..0xffffffff`;
   }
