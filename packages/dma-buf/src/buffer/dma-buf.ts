@@ -1,0 +1,505 @@
+import { CpuView, DmaAttr, DmaDirection, type SgTable, sgAllocTableFromRanges } from '@sharedbuf/dma-mapping';
+import { type Device, fail, hex, type KResult, ok, PAGE_SIZE, type Process } from '@sharedbuf/platform';
+import * as E from 'fp-ts/lib/Either.js';
+import {
+  type AttacherConstraints,
+  type BackingPlan,
+  type CombinedConstraints,
+  type ConflictCertificate,
+  ConstraintSet,
+  type ConstraintValue,
+  combineConstraints,
+  explainConstraints,
+  planBacking,
+} from '../constraints/index.js';
+import type { Backing } from '../heaps/index.js';
+import type { DmaResv } from '../resv/index.js';
+import { backingFits, piecesFor } from './backing-fit.js';
+import { DmaBufAttachment } from './dma-buf-attachment.js';
+import type { DmaBufContext } from './dma-buf-context.js';
+import type { DmaBufImporterOps } from './importer.js';
+import { copyBacking } from './migrate.js';
+
+/** Options of an attach. */
+export interface AttachOptions {
+  /** A dynamic importer (`dma_buf_dynamic_attach`); without one the importer is static and pins on map. */
+  readonly importer?: DmaBufImporterOps;
+  /** Constraints the caller adds (permitted heaps, protected memory, one range, no bouncing, …). */
+  readonly constraints?: import('../constraints/index.js').ConstraintExtras;
+  /** The importer takes peer-to-peer addresses (`attach->peer2peer`). */
+  readonly peer2peer?: boolean;
+}
+
+/** Options of an export. */
+export interface ExportOptions {
+  readonly name: string;
+  readonly size: number;
+  /** The exporter may move the backing for a late, stricter attacher (default true). */
+  readonly allowMigration?: boolean;
+  /** A kernel CPU mapping may exist (`vmap`); false models seed 002's "no permanent kernel mapping". */
+  readonly kernelMapping?: boolean;
+  /** Constraints of the exporter itself (e.g. permitted heaps). */
+  readonly constraints?: import('../constraints/index.js').ConstraintExtras;
+  /** The exporter's release hook (`dma_buf_ops.release`), run when the last reference goes. */
+  readonly release?: (buf: DmaBuf) => void;
+}
+
+const OK: KResult<void> = ok(undefined);
+
+/**
+ * A shared buffer (`struct dma_buf`) exported by the model's negotiating exporter (the seed-002 RFC,
+ * built as proposed and extended): allocation is deferred until the first `mapAttachment`, when every
+ * attachment's constraints are combined and the backing chosen to satisfy them all. A late attacher
+ * the backing does not satisfy makes the exporter migrate it — when every importer is dynamic and
+ * migration is allowed — or is refused with EBUSY and a conflict certificate, changing nothing.
+ */
+export class DmaBuf {
+  private refs = 1;
+  private released = false;
+  private readonly set = new ConstraintSet();
+  private readonly attached: DmaBufAttachment[] = [];
+  private readonly invalidated = new WeakSet<SgTable>();
+  private readonly mmaps: { process: Process; va: number; length: number }[] = [];
+  private current: { backing: Backing; plan: BackingPlan | undefined } | undefined;
+  private nextAttachment = 0;
+
+  constructor(
+    private readonly ctx: DmaBufContext,
+    readonly id: number,
+    readonly options: ExportOptions,
+    /** The buffer's reservation object: fences order producers and consumers. */
+    readonly resv: DmaResv,
+  ) {
+    if (options.constraints) this.exporterConstraints = ctx.exporterConstraints(options);
+  }
+
+  private readonly exporterConstraints: AttacherConstraints | undefined;
+
+  get name(): string {
+    return this.options.name;
+  }
+
+  get size(): number {
+    return this.options.size;
+  }
+
+  /** The current backing, once allocated. */
+  get backing(): Backing | undefined {
+    return this.current?.backing;
+  }
+
+  /** The plan that chose the current backing, with its reasons. */
+  get plan(): BackingPlan | undefined {
+    return this.current?.plan;
+  }
+
+  /** Current attachments. */
+  get attachments(): readonly DmaBufAttachment[] {
+    return this.attached;
+  }
+
+  /** References held (file count). */
+  get refcount(): number {
+    return this.refs;
+  }
+
+  /** The combination of every current attachment's constraints (the RFC's `calc_constraints`). */
+  combined(): CombinedConstraints {
+    return this.set.combined;
+  }
+
+  /** The combined constraints in words. */
+  explain(): string[] {
+    return explainConstraints(this.set.combined);
+  }
+
+  /** `get_dma_buf`: one more reference. EBADF after release. */
+  get(): KResult<this> {
+    if (this.released) return this.gone();
+    this.refs += 1;
+    return ok(this);
+  }
+
+  /** `dma_buf_put`: drops a reference; the last one releases the buffer. EBADF after release. */
+  put(): KResult<void> {
+    if (this.released) return this.gone();
+    this.refs -= 1;
+    if (this.refs === 0) this.release();
+    return OK;
+  }
+
+  /**
+   * `dma_buf_attach` / `dma_buf_dynamic_attach`. Before the backing exists the attacher only joins
+   * the negotiation. Afterwards it is accepted if the backing already serves it, the backing is
+   * migrated if every importer is dynamic and the exporter allows it, and otherwise it is refused
+   * with EBUSY and a certificate naming the field — nothing changes.
+   */
+  attach(device: Device, opts: AttachOptions = {}): KResult<DmaBufAttachment> {
+    if (this.released) return this.gone();
+    const c = this.ctx.constraintsFor(device, opts.constraints);
+    const att = new DmaBufAttachment(this.nextAttachment, device, c, opts.importer, opts.peer2peer ?? false);
+    const late = this.current !== undefined;
+    if (late) {
+      const fit = backingFits(this.current!.backing.runs, c, this.ctx.canBounce);
+      if (!fit.ok) {
+        const moved = this.migrateFor(att, fit.field, fit.message);
+        if (E.isLeft(moved)) return moved;
+      }
+    }
+    this.nextAttachment += 1;
+    this.set.add(c);
+    this.attached.push(att);
+    this.ctx.bus.emit('attach', {
+      buf: this.id,
+      device: device.name,
+      dynamic: att.dynamic,
+      late,
+      constraints: this.explain(),
+    });
+    return ok(att);
+  }
+
+  /** `dma_buf_detach`: unmaps what the attachment still has mapped and recomputes the combination (the RFC's recalc). */
+  detach(att: DmaBufAttachment): KResult<void> {
+    const bad = this.checkAttachment(att);
+    if (bad) return bad;
+    if (att.sgt) this.dropMapping(att);
+    att.detached = true;
+    this.attached.splice(this.attached.indexOf(att), 1);
+    this.set.remove(att.constraints);
+    this.ctx.bus.emit('detach', { buf: this.id, device: att.device.name, constraints: this.explain() });
+    return OK;
+  }
+
+  /**
+   * `dma_buf_map_attachment`: the device's scatterlist of DMA addresses, through its own DMA ops (so
+   * IOMMU remapping, bouncing and segment splitting are real). The first map of the buffer runs the
+   * negotiation and allocates. Cached per attachment: mapping again in the same direction returns
+   * the same table; another direction while mapped is EBUSY, as in drivers/dma-buf/dma-buf.c.
+   */
+  mapAttachment(att: DmaBufAttachment, dir: DmaDirection): KResult<SgTable> {
+    const bad = this.checkAttachment(att);
+    if (bad) return bad;
+    if (att.sgt) {
+      if (att.dir !== dir && att.dir !== DmaDirection.BIDIRECTIONAL) {
+        return fail('EBUSY', `${att.device.name} already has this buffer mapped in another direction`);
+      }
+      this.ctx.bus.emit('map', {
+        buf: this.id,
+        device: att.device.name,
+        dir,
+        nents: att.sgt.nents,
+        cached: true,
+      });
+      return ok(att.sgt);
+    }
+    const backing = this.ensureBacking();
+    if (E.isLeft(backing)) return backing;
+    const sgt = sgAllocTableFromRanges(undefined, piecesFor(backing.right.runs, att.constraints));
+    if (E.isLeft(sgt)) return sgt;
+    // Mapped without CPU sync, as drm_gem_map_dma_buf does: cache maintenance for dma-bufs belongs to
+    // begin/end_cpu_access, and several devices may map the same lines at once.
+    const mapped = this.ctx.dma.dmaMapSgtable(att.device, sgt.right, dir, DmaAttr.SKIP_CPU_SYNC);
+    if (E.isLeft(mapped)) return mapped;
+    att.sgt = sgt.right;
+    att.dir = dir;
+    att.pinned = !att.dynamic;
+    this.ctx.bus.emit('map', {
+      buf: this.id,
+      device: att.device.name,
+      dir,
+      nents: sgt.right.nents,
+      cached: false,
+    });
+    return ok(sgt.right);
+  }
+
+  /** `dma_buf_unmap_attachment`. EINVAL for a table that is not this attachment's live mapping. */
+  unmapAttachment(att: DmaBufAttachment, sgt: SgTable, dir: DmaDirection): KResult<void> {
+    const bad = this.checkAttachment(att);
+    if (bad) return bad;
+    if (this.invalidated.has(sgt)) return OK; // already torn down by a migration; the importer was told
+    if (att.sgt !== sgt || att.dir !== dir) {
+      return fail(
+        'EINVAL',
+        `${att.device.name}: that scatterlist is not this attachment's mapping in this direction`,
+      );
+    }
+    this.dropMapping(att);
+    this.ctx.bus.emit('unmap', { buf: this.id, device: att.device.name, dir });
+    return OK;
+  }
+
+  /** Whether `sgt` was invalidated by a migration (its addresses no longer reach the buffer). */
+  isInvalidated(sgt: SgTable): boolean {
+    return this.invalidated.has(sgt);
+  }
+
+  /**
+   * `dma_buf_begin_cpu_access`: the CPU takes the buffer from every mapped non-coherent device
+   * (`dma_sync_sgtable_for_cpu`). Allocates the backing if nothing did yet.
+   */
+  beginCpuAccess(dir: DmaDirection): KResult<void> {
+    return this.cpuAccess('begin', dir);
+  }
+
+  /** `dma_buf_end_cpu_access`: the devices get the buffer back (`dma_sync_sgtable_for_device`). */
+  endCpuAccess(dir: DmaDirection): KResult<void> {
+    return this.cpuAccess('end', dir);
+  }
+
+  /**
+   * `dma_buf_vmap`: a CPU view of the whole buffer (cached). EOPNOTSUPP when the exporter keeps no
+   * kernel mapping (seed 002).
+   */
+  vmap(): KResult<CpuView> {
+    if (this.released) return this.gone();
+    if (this.options.kernelMapping === false) {
+      return fail('EOPNOTSUPP', `dma-buf ${this.name} has no kernel mapping (exported without one)`);
+    }
+    const backing = this.ensureBacking();
+    if (E.isLeft(backing)) return backing;
+    return ok(new CpuView(this.ctx.platform.cpu, backing.right.runs, 'cached'));
+  }
+
+  /** `dma_buf_mmap`: maps the buffer's pages into a process; returns the user address. */
+  mmap(process: Process): KResult<number> {
+    if (this.released) return this.gone();
+    const backing = this.ensureBacking();
+    if (E.isLeft(backing)) return backing;
+    const length = Math.ceil(this.size / PAGE_SIZE) * PAGE_SIZE;
+    const va = process.mm.mmap({
+      length,
+      prot: { read: true, write: true },
+      backing: this.pfnBacking(backing.right),
+      name: `dmabuf:${this.name}`,
+    });
+    if (E.isLeft(va)) return va;
+    this.mmaps.push({ process, va: va.right, length });
+    this.ctx.bus.emit('mmap', { buf: this.id, pid: process.pid, va: va.right, length });
+    return va;
+  }
+
+  private cpuAccess(op: 'begin' | 'end', dir: DmaDirection): KResult<void> {
+    if (this.released) return this.gone();
+    const backing = this.ensureBacking();
+    if (E.isLeft(backing)) return backing;
+    const synced: string[] = [];
+    for (const att of this.attached) {
+      if (att.sgt === undefined || att.device.coherent) continue;
+      const r =
+        op === 'begin'
+          ? this.ctx.dma.dmaSyncSgtableForCpu(att.device, att.sgt, att.dir!)
+          : this.ctx.dma.dmaSyncSgtableForDevice(att.device, att.sgt, att.dir!);
+      if (E.isLeft(r)) return r;
+      synced.push(att.device.name);
+    }
+    this.ctx.bus.emit('cpu-access', { buf: this.id, op, dir, synced });
+    return OK;
+  }
+
+  /** Negotiates and allocates on first need (the RFC's deferred allocation). */
+  private ensureBacking(): KResult<Backing> {
+    if (this.current) return ok(this.current.backing);
+    const constraints = this.allConstraints();
+    const combined = combineConstraints(constraints);
+    const planned = planBacking(this.size, combined, this.ctx.heaps.list(), this.ctx.planOptions);
+    if (E.isLeft(planned)) {
+      const cert = planned.left.detail.certificate as ConflictCertificate | undefined;
+      this.ctx.bus.emit('negotiate-failed', {
+        buf: this.id,
+        attachers: combined.attachers.map((a) => a.attacher),
+        code: planned.left.code,
+        field: cert?.field ?? null,
+        message: planned.left.message,
+      });
+      return planned;
+    }
+    const backing = this.ctx.heaps.allocate(planned.right);
+    if (E.isLeft(backing)) return backing;
+    // The heap zeroed the pages in memory: their old cache lines are dead and must not be written back.
+    for (const r of backing.right.runs) this.ctx.platform.cache.discard(r.phys, r.length);
+    this.current = { backing: backing.right, plan: planned.right };
+    this.ctx.bus.emit('negotiate', {
+      buf: this.id,
+      attachers: combined.attachers.map((a) => a.attacher),
+      constraints: explainConstraints(combined),
+      heap: planned.right.heap,
+      reasons: [...planned.right.reasons],
+    });
+    this.ctx.bus.emit('allocate', {
+      buf: this.id,
+      heap: backing.right.heap,
+      runs: backing.right.runs.length,
+      bytes: backing.right.size,
+    });
+    return ok(backing.right);
+  }
+
+  /**
+   * Moves the backing so that `att` fits too: allowed only when every importer is dynamic and
+   * nothing is pinned. New backing is planned for everyone including the newcomer and allocated
+   * before anything changes; the data is copied, old mappings are torn down (IOVAs unmapped, tables
+   * invalidated), importers get `move_notify`, user mappings are replaced, and the old backing is
+   * freed — no byte lost, no mapping left pointing at freed memory.
+   */
+  private migrateFor(att: DmaBufAttachment, field: string, why: string): KResult<void> {
+    const blocker = this.migrationBlocker();
+    const device = att.device.name;
+    if (blocker !== undefined) {
+      return this.refuse(
+        device,
+        field,
+        att.constraints,
+        `${device} needs a different backing (${why}), but ${blocker}`,
+      );
+    }
+    const constraints = [...this.allConstraints(), att.constraints];
+    const combined = combineConstraints(constraints);
+    const planned = planBacking(this.size, combined, this.ctx.heaps.list(), this.ctx.planOptions);
+    if (E.isLeft(planned)) {
+      const cert = planned.left.detail.certificate as ConflictCertificate | undefined;
+      return this.refuse(
+        device,
+        cert?.field ?? field,
+        att.constraints,
+        `${device} cannot be served even by moving the buffer: ${planned.left.message}`,
+        cert,
+      );
+    }
+    const fresh = this.ctx.heaps.allocate(planned.right);
+    if (E.isLeft(fresh))
+      return this.refuse(
+        device,
+        field,
+        att.constraints,
+        `${device} needs new backing, but ${fresh.left.message}`,
+      );
+    const old = this.current!.backing;
+    copyBacking(this.ctx.platform, old, fresh.right);
+    this.current = { backing: fresh.right, plan: planned.right };
+    for (const a of this.attached) {
+      if (a.sgt === undefined) continue;
+      this.dropMapping(a);
+      this.ctx.bus.emit('move-notify', { buf: this.id, device: a.device.name });
+      a.importer?.moveNotify(a);
+    }
+    this.remapUsers(fresh.right);
+    old.free();
+    this.ctx.bus.emit('migrate', {
+      buf: this.id,
+      from: old.heap,
+      to: fresh.right.heap,
+      bytes: this.size,
+      newcomer: device,
+      reason: why,
+    });
+    return OK;
+  }
+
+  /** Why the backing cannot move now, or undefined when it can. */
+  private migrationBlocker(): string | undefined {
+    if (this.options.allowMigration === false) return `the exporter of ${this.name} does not allow migration`;
+    const stat = this.attached.find((a) => !a.dynamic);
+    if (stat) return `${stat.device.name} is a static importer (no move_notify), so the backing cannot move`;
+    const pinned = this.attached.find((a) => a.pinned);
+    if (pinned) return `${pinned.device.name} has the backing pinned`;
+    return undefined;
+  }
+
+  /** Refuses a late attach with EBUSY and a certificate naming the field that does not fit. */
+  private refuse(
+    device: string,
+    field: string,
+    c: AttacherConstraints,
+    message: string,
+    cert?: ConflictCertificate,
+  ): KResult<never> {
+    this.ctx.bus.emit('attach-refused', { buf: this.id, device, code: 'EBUSY', field, message });
+    const certificate: ConflictCertificate = {
+      ...(cert ?? { size: this.size, heapsTried: [], combined: fieldValue(c, field) }),
+      field: field as ConflictCertificate['field'],
+      imposedBy: cert?.imposedBy ?? [{ attacher: device, value: fieldValue(c, field) }],
+      message,
+    };
+    return fail('EBUSY', message, { certificate });
+  }
+
+  private dropMapping(att: DmaBufAttachment): void {
+    const sgt = att.sgt!;
+    this.ctx.dma.dmaUnmapSgtable(att.device, sgt, att.dir!, DmaAttr.SKIP_CPU_SYNC);
+    this.invalidated.add(sgt);
+    att.sgt = undefined;
+    att.dir = undefined;
+    att.pinned = false;
+  }
+
+  private remapUsers(backing: Backing): void {
+    for (const m of this.mmaps) {
+      if (m.process.exited) continue;
+      m.process.mm.mmap({
+        length: m.length,
+        addr: m.va,
+        fixed: true,
+        prot: { read: true, write: true },
+        backing: this.pfnBacking(backing),
+        name: `dmabuf:${this.name}`,
+      });
+    }
+  }
+
+  private pfnBacking(backing: Backing) {
+    const pfns: number[] = [];
+    for (const r of backing.runs)
+      for (let p = 0; p < r.length; p += PAGE_SIZE) pfns.push((r.phys + p) / PAGE_SIZE);
+    return { kind: 'pfns' as const, pfns, attr: 'cached' as const };
+  }
+
+  private allConstraints(): AttacherConstraints[] {
+    const list = this.attached.map((a) => a.constraints);
+    return this.exporterConstraints ? [this.exporterConstraints, ...list] : list;
+  }
+
+  private checkAttachment(att: DmaBufAttachment): KResult<never> | undefined {
+    if (this.released) return this.gone();
+    if (att.detached || !this.attached.includes(att)) {
+      return fail('EINVAL', `${att.device.name} is not attached to dma-buf ${this.name}`);
+    }
+    return undefined;
+  }
+
+  private release(): void {
+    for (const a of [...this.attached]) this.detach(a);
+    this.current?.backing.free();
+    this.current = undefined;
+    this.released = true;
+    this.options.release?.(this);
+    this.ctx.bus.emit('release', { buf: this.id, name: this.name });
+  }
+
+  private gone(): KResult<never> {
+    return fail('EBADF', `dma-buf ${this.name} (#${this.id}) was released; this handle is dead`, {
+      buf: this.id,
+    });
+  }
+}
+
+/** A field's value in one attacher's constraints, for a certificate. */
+const fieldValue = (c: AttacherConstraints, field: string): ConstraintValue => {
+  switch (field) {
+    case 'dmaLimit':
+      return hex(c.dmaLimit);
+    case 'maxSegmentCount':
+      return c.maxSegmentCount;
+    case 'maxSegmentSize':
+      return c.maxSegmentSize;
+    case 'segmentBoundary':
+      return hex(c.segmentBoundaryMask);
+    case 'alignment':
+      return c.alignment;
+    case 'contiguity':
+      return c.needsContiguousDma;
+    default:
+      return null;
+  }
+};
