@@ -3,3 +3,4 @@ export * from './constraints/index.js';
 export * from './fence/index.js';
 export * from './heaps/index.js';
 export * from './resv/index.js';
+export * from './system.js';

@@ -1,7 +1,7 @@
 import { unwrap } from '@sharedbuf/platform';
 import * as E from 'fp-ts/lib/Either.js';
 import { describe, expect, it } from 'vitest';
-import { type ConflictCertificate, satisfies } from '../src/index.js';
+import { type ConflictCertificate, DmaFence, DmaResvUsage, satisfies } from '../src/index.js';
 import { bufMachine, DmaDirection, devRead, realDevices, segments } from './fixture.js';
 
 const MiB = 2 ** 20;
@@ -175,6 +175,40 @@ describe('late attachers', () => {
     expect(m.buf.backing).toBe(backing);
     expect(m.buf.attachments).toHaveLength(1);
     expect(m.buf.isInvalidated(sgt)).toBe(false);
+  });
+
+  it('a migration waits for work in flight on the buffer: it copies only after the write fence signals', () => {
+    const m = setup();
+    const a = unwrap(m.buf.attach(m.isp, { importer: { moveNotify: () => {} } }));
+    unwrap(m.buf.mapAttachment(a, BIDIRECTIONAL));
+    const ops = { getDriverName: () => 'isp', getTimelineName: () => 'isp.0' };
+    const fence = new DmaFence(m.core.fences, ops, m.core.fences.contextAlloc(1), 1);
+    unwrap(m.buf.resv.lock());
+    m.buf.resv.reserveFences(1);
+    m.buf.resv.addFence(fence, DmaResvUsage.WRITE);
+    m.buf.resv.unlock();
+    m.platform.clock.at(5_000_000, () => unwrap(fence.signal()));
+    unwrap(m.buf.attach(m.device(realDevices.display), { constraints: { acceptsBounce: false } }));
+    expect(m.platform.clock.now()).toBe(5_000_000);
+    expect(m.buf.backing?.heap).toBe('reserved');
+  });
+
+  it('work that never completes blocks the migration: EBUSY after the bounded wait, backing unchanged', () => {
+    const m = setup();
+    const a = unwrap(m.buf.attach(m.isp, { importer: { moveNotify: () => {} } }));
+    unwrap(m.buf.mapAttachment(a, BIDIRECTIONAL));
+    const ops = { getDriverName: () => 'isp', getTimelineName: () => 'isp.0' };
+    const fence = new DmaFence(m.core.fences, ops, m.core.fences.contextAlloc(1), 1);
+    unwrap(m.buf.resv.lock());
+    m.buf.resv.reserveFences(1);
+    m.buf.resv.addFence(fence, DmaResvUsage.WRITE);
+    m.buf.resv.unlock();
+    const backing = m.buf.backing;
+    const r = m.buf.attach(m.device(realDevices.display), { constraints: { acceptsBounce: false } });
+    expect(code(r)).toBe('EBUSY');
+    expect(E.isLeft(r) && r.left.message).toMatch(/still in flight/);
+    expect(m.buf.backing).toBe(backing);
+    unwrap(fence.signal());
   });
 
   it('an exporter that forbids migration refuses too', () => {

@@ -15,7 +15,7 @@ import {
   satisfies,
   segmentsForAttachment,
 } from '../src/constraints/index.js';
-import { type Backing, defaultHeaps, type DmaHeap } from '../src/heaps/index.js';
+import { type Backing, type DmaHeap, defaultHeaps } from '../src/heaps/index.js';
 
 const parms = (maxSegmentSize: number, segmentBoundaryMask = 0, minAlignMask = 0) => ({
   maxSegmentSize,
@@ -139,7 +139,11 @@ describe('capabilities follow the allocators live', () => {
     const { registry } = boot();
     const system = unwrap(registry.get('system'));
     const limits = [NO_LIMIT, 2 ** 32 - 1, GiB - 1];
-    const before = limits.map((m) => [system.freeBytes(m), system.freeChunks(MiB, m), system.freeChunks(64 * KiB, m)]);
+    const before = limits.map((m) => [
+      system.freeBytes(m),
+      system.freeChunks(MiB, m),
+      system.freeChunks(64 * KiB, m),
+    ]);
     const dma30 = { ...display, name: 'dma30', needsContiguous: false };
     const plan = unwrap(planBacking(3 * MiB, combineConstraints([constraintsFromDevice(dma30)]), [system]));
     expect(plan.maxAddress).toBe(GiB - 1);
@@ -151,9 +155,9 @@ describe('capabilities follow the allocators live', () => {
       expect(system.freeChunks(64 * KiB, m)).toBe((kibs as number) - 48);
     }
     unwrap(b.free());
-    expect(limits.map((m) => [system.freeBytes(m), system.freeChunks(MiB, m), system.freeChunks(64 * KiB, m)])).toEqual(
-      before,
-    );
+    expect(
+      limits.map((m) => [system.freeBytes(m), system.freeChunks(MiB, m), system.freeChunks(64 * KiB, m)]),
+    ).toEqual(before);
   });
 
   it('system heap: the largest block it offers is its largest chunk the buddy allocator still has', () => {
@@ -170,10 +174,16 @@ describe('capabilities follow the allocators live', () => {
     const { platform, registry } = boot();
     const cma = unwrap(registry.get('reserved'));
     const base = 256 * MiB;
-    unwrap(cma.allocate(unwrap(planBacking(MiB, combineConstraints([constraintsFromDevice(display)]), [cma]))));
+    unwrap(
+      cma.allocate(unwrap(planBacking(MiB, combineConstraints([constraintsFromDevice(display)]), [cma]))),
+    );
     expect(cma.freeBytes(NO_LIMIT)).toBe(255 * MiB);
     expect(cma.largestContiguousFree(NO_LIMIT)).toBe(255 * MiB);
-    unwrap((platform.defaultCma as NonNullable<typeof platform.defaultCma>).alloc(1, 0, { maxAddress: base + 101 * MiB - 1 }));
+    unwrap(
+      (platform.defaultCma as NonNullable<typeof platform.defaultCma>).alloc(1, 0, {
+        maxAddress: base + 101 * MiB - 1,
+      }),
+    );
     // That page went to the first free pfn, right after the heap's buffer.
     expect(cma.freeBytes(NO_LIMIT)).toBe(255 * MiB - 4 * KiB);
     expect(cma.largestContiguousFree(NO_LIMIT)).toBe(255 * MiB - 4 * KiB);

@@ -2,7 +2,14 @@ import { fc, test as fcTest } from '@fast-check/vitest';
 import { alignUp, MAX_PAGE_ORDER, PAGE_SIZE, Platform, unwrap } from '@sharedbuf/platform';
 import * as E from 'fp-ts/lib/Either.js';
 import { expect } from 'vitest';
-import { type BackingPlan, type HeapCapabilities, KiB, MiB, NO_LIMIT, type PhysRun } from '../src/constraints/index.js';
+import {
+  type BackingPlan,
+  type HeapCapabilities,
+  KiB,
+  MiB,
+  NO_LIMIT,
+  type PhysRun,
+} from '../src/constraints/index.js';
 import { type Backing, defaultHeaps } from '../src/heaps/index.js';
 
 const planFor = (
@@ -35,7 +42,12 @@ const SMALL = {
 };
 
 /** Per page of `[0, count)` from `basePfn`: 1 when it is free and `usable`, from the pages' counters. */
-const freeMap = (p: Platform, basePfn: number, count: number, usable: (pfn: number) => boolean): Uint8Array => {
+const freeMap = (
+  p: Platform,
+  basePfn: number,
+  count: number,
+  usable: (pfn: number) => boolean,
+): Uint8Array => {
   const map = new Uint8Array(count);
   for (let i = 0; i < count; i++) {
     const pfn = basePfn + i;
@@ -56,7 +68,8 @@ const bruteChunks = (map: Uint8Array, basePfn: number, chunk: number, limit: num
 };
 
 const bruteFreeBytes = (map: Uint8Array, basePfn: number, limit: number): number =>
-  map.subarray(0, Math.max(0, Math.floor((limit + 1) / PAGE_SIZE) - basePfn)).reduce((n, x) => n + x, 0) * PAGE_SIZE;
+  map.subarray(0, Math.max(0, Math.floor((limit + 1) / PAGE_SIZE) - basePfn)).reduce((n, x) => n + x, 0) *
+  PAGE_SIZE;
 
 /** Longest free run below `limit` whose start is `align`-aligned, page by page. */
 const bruteLargest = (map: Uint8Array, basePfn: number, align: number, limit: number): number => {
@@ -78,7 +91,9 @@ const bruteLargest = (map: Uint8Array, basePfn: number, align: number, limit: nu
 
 const noOverlap = (backings: readonly Backing[]): boolean => {
   const runs: PhysRun[] = backings.flatMap((b) => b.runs).sort((a, b) => a.phys - b.phys);
-  return runs.every((r, i) => i === 0 || (runs[i - 1] as PhysRun).phys + (runs[i - 1] as PhysRun).length <= r.phys);
+  return runs.every(
+    (r, i) => i === 0 || (runs[i - 1] as PhysRun).phys + (runs[i - 1] as PhysRun).length <= r.phys,
+  );
 };
 
 const op = fc.oneof(
@@ -100,7 +115,12 @@ fcTest.prop([fc.array(op, { maxLength: 25 })], { numRuns: 40 })(
     const heaps = defaultHeaps(p).list();
     const region = p.defaultCma as NonNullable<typeof p.defaultCma>;
     const carveout = p.carveouts.get('carveout') as NonNullable<ReturnType<typeof p.carveouts.get>>;
-    const state = () => [p.pages.freePageCount(), p.pages.buddyInfo(), region.usedPages, carveout.availableBytes];
+    const state = () => [
+      p.pages.freePageCount(),
+      p.pages.buddyInfo(),
+      region.usedPages,
+      carveout.availableBytes,
+    ];
     const start = state();
     const live: Backing[] = [];
     for (const o of ops) {
@@ -112,7 +132,11 @@ fcTest.prop([fc.array(op, { maxLength: 25 })], { numRuns: 40 })(
       }
       const heap = heaps[o.heap] as (typeof heaps)[number];
       const before = state();
-      const plan = planFor(heap, o.pages * PAGE_SIZE, { chunkFloor: o.floor, maxAddress: o.limit, alignment: o.alignment });
+      const plan = planFor(heap, o.pages * PAGE_SIZE, {
+        chunkFloor: o.floor,
+        maxAddress: o.limit,
+        alignment: o.alignment,
+      });
       const r = heap.allocate(plan);
       if (E.isLeft(r)) {
         expect(r.left.code).toBe('ENOMEM');
@@ -137,32 +161,39 @@ fcTest.prop([fc.array(op, { maxLength: 25 })], { numRuns: 40 })(
 );
 
 const reserved = (pfn: number): boolean =>
-  [...SMALL.cma, ...SMALL.carveouts].some((r) => pfn >= r.base / PAGE_SIZE && pfn < (r.base + r.size) / PAGE_SIZE);
+  [...SMALL.cma, ...SMALL.carveouts].some(
+    (r) => pfn >= r.base / PAGE_SIZE && pfn < (r.base + r.size) / PAGE_SIZE,
+  );
 
 fcTest.prop(
   [
-    fc.array(fc.record({ order: fc.integer({ min: 0, max: MAX_PAGE_ORDER }), keep: fc.boolean() }), { maxLength: 60 }),
+    fc.array(fc.record({ order: fc.integer({ min: 0, max: MAX_PAGE_ORDER }), keep: fc.boolean() }), {
+      maxLength: 60,
+    }),
     fc.array(fc.integer({ min: 0, max: 32 * MiB }), { minLength: 1, maxLength: 6 }),
   ],
   { numRuns: 60 },
-)('system heap capabilities equal a page-by-page count of the buddy allocator under any limit', (allocs, limits) => {
-  const p = new Platform(SMALL);
-  const system = defaultHeaps(p).list()[0] as HeapCapabilities;
-  for (const a of allocs) {
-    const pfn = p.pages.tryAllocPages(a.order);
-    if (pfn >= 0 && !a.keep) unwrap(p.pages.freePages(pfn, a.order));
-  }
-  const map = freeMap(p, 0, (32 * MiB) / PAGE_SIZE, (pfn) => !reserved(pfn));
-  for (const l of limits) {
-    const limit = l - 1;
-    expect(system.freeBytes(limit)).toBe(bruteFreeBytes(map, 0, limit));
-    for (const chunk of [4 * KiB, 64 * KiB, MiB, 4 * MiB, 8 * MiB]) {
-      expect(system.freeChunks(chunk, limit)).toBe(bruteChunks(map, 0, chunk, limit));
+)(
+  'system heap capabilities equal a page-by-page count of the buddy allocator under any limit',
+  (allocs, limits) => {
+    const p = new Platform(SMALL);
+    const system = defaultHeaps(p).list()[0] as HeapCapabilities;
+    for (const a of allocs) {
+      const pfn = p.pages.tryAllocPages(a.order);
+      if (pfn >= 0 && !a.keep) unwrap(p.pages.freePages(pfn, a.order));
     }
-    const offered = [MiB, 64 * KiB, 4 * KiB].find((c) => bruteChunks(map, 0, c, limit) > 0) ?? 0;
-    expect(system.largestContiguousFree(limit)).toBe(offered);
-  }
-});
+    const map = freeMap(p, 0, (32 * MiB) / PAGE_SIZE, (pfn) => !reserved(pfn));
+    for (const l of limits) {
+      const limit = l - 1;
+      expect(system.freeBytes(limit)).toBe(bruteFreeBytes(map, 0, limit));
+      for (const chunk of [4 * KiB, 64 * KiB, MiB, 4 * MiB, 8 * MiB]) {
+        expect(system.freeChunks(chunk, limit)).toBe(bruteChunks(map, 0, chunk, limit));
+      }
+      const offered = [MiB, 64 * KiB, 4 * KiB].find((c) => bruteChunks(map, 0, c, limit) > 0) ?? 0;
+      expect(system.largestContiguousFree(limit)).toBe(offered);
+    }
+  },
+);
 
 const contiguousOp = fc.oneof(
   fc.record({
@@ -173,13 +204,22 @@ const contiguousOp = fc.oneof(
   fc.record({ kind: fc.constant('free' as const), index: fc.nat() }),
 );
 
-fcTest.prop([fc.array(contiguousOp, { maxLength: 30 }), fc.array(fc.integer({ min: 8 * MiB, max: 23 * MiB }), { minLength: 1, maxLength: 4 })], {
-  numRuns: 60,
-})(
+fcTest.prop(
+  [
+    fc.array(contiguousOp, { maxLength: 30 }),
+    fc.array(fc.integer({ min: 8 * MiB, max: 23 * MiB }), { minLength: 1, maxLength: 4 }),
+  ],
+  {
+    numRuns: 60,
+  },
+)(
   'CMA and carveout heap capabilities are exact: the CMA heap also when others allocate from its region',
   (ops, limits) => {
     const p = new Platform(SMALL);
-    const [, cma, carve] = defaultHeaps(p).list() as [HeapCapabilities, ...ReturnType<ReturnType<typeof defaultHeaps>['list']>];
+    const [, cma, carve] = defaultHeaps(p).list() as [
+      HeapCapabilities,
+      ...ReturnType<ReturnType<typeof defaultHeaps>['list']>,
+    ];
     const region = p.defaultCma as NonNullable<typeof p.defaultCma>;
     const carveOwned: Backing[] = [];
     const frees: (() => void)[] = [];
@@ -195,7 +235,9 @@ fcTest.prop([fc.array(contiguousOp, { maxLength: 30 }), fc.array(fc.integer({ mi
         continue;
       }
       for (const heap of [cma, carve]) {
-        const b = heap?.allocate(planFor(heap, size, { chunkFloor: 0, maxAddress: NO_LIMIT, alignment: o.alignment }));
+        const b = heap?.allocate(
+          planFor(heap, size, { chunkFloor: 0, maxAddress: NO_LIMIT, alignment: o.alignment }),
+        );
         if (b !== undefined && E.isRight(b)) {
           if (heap === carve) carveOwned.push(b.right);
           frees.push(() => unwrap(b.right.free()));
@@ -205,7 +247,8 @@ fcTest.prop([fc.array(contiguousOp, { maxLength: 30 }), fc.array(fc.integer({ mi
     const cmaMap = freeMap(p, region.basePfn, region.pageCount, () => true);
     const carveMap = new Uint8Array((2 * MiB) / PAGE_SIZE).fill(1);
     for (const b of carveOwned.filter((x) => !x.freed)) {
-      for (const r of b.runs) carveMap.fill(0, (r.phys - 20 * MiB) / PAGE_SIZE, (r.phys + r.length - 20 * MiB) / PAGE_SIZE);
+      for (const r of b.runs)
+        carveMap.fill(0, (r.phys - 20 * MiB) / PAGE_SIZE, (r.phys + r.length - 20 * MiB) / PAGE_SIZE);
     }
     const checks: [HeapCapabilities | undefined, Uint8Array, number][] = [
       [cma, cmaMap, region.basePfn],

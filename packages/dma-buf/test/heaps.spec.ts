@@ -87,7 +87,9 @@ describe('SystemHeap', () => {
 
   it('never hands out a chunk below the plan floor: a short remainder takes one partly used floor chunk', () => {
     const heap = new SystemHeap(new Platform());
-    const b = unwrap(heap.allocate(planFor(heap, MiB + 100 * KiB, { chunkFloor: 64 * KiB, maxAddress: 2 ** 30 - 1 })));
+    const b = unwrap(
+      heap.allocate(planFor(heap, MiB + 100 * KiB, { chunkFloor: 64 * KiB, maxAddress: 2 ** 30 - 1 })),
+    );
     expect(b.runs.map((r) => r.length)).toEqual([MiB, 64 * KiB, 36 * KiB]);
     for (const r of b.runs) expect(r.phys + r.length - 1).toBeLessThanOrEqual(2 ** 30 - 1);
     expect(unwrap(heap.allocate(planFor(heap, 8 * KiB, { chunkFloor: MiB }))).runs).toHaveLength(1);
@@ -112,7 +114,12 @@ describe('SystemHeap', () => {
     const before = p.pages.buddyInfo();
     const e = left(heap.allocate(planFor(heap, 17 * MiB)));
     expect(e.code).toBe('ENOMEM');
-    expect(e.detail).toMatchObject({ heap: 'system', size: 17 * MiB, gathered: 16 * MiB, freeBytes: 16 * MiB });
+    expect(e.detail).toMatchObject({
+      heap: 'system',
+      size: 17 * MiB,
+      gathered: 16 * MiB,
+      freeBytes: 16 * MiB,
+    });
     expect(p.pages.buddyInfo()).toEqual(before);
   });
 
@@ -163,7 +170,12 @@ describe('CmaHeap', () => {
     unwrap(heap.allocate(planFor(heap, MiB, { maxAddress: limit })));
     const e = left(heap.allocate(planFor(heap, 2 * MiB, { maxAddress: limit })));
     expect(e.code).toBe('ENOMEM');
-    expect(e.detail).toMatchObject({ heap: 'reserved', size: 2 * MiB, maxAddress: limit, largestFreeRun: MiB });
+    expect(e.detail).toMatchObject({
+      heap: 'reserved',
+      size: 2 * MiB,
+      maxAddress: limit,
+      largestFreeRun: MiB,
+    });
     expect(region.usedPages).toBe(256);
   });
 
@@ -205,11 +217,28 @@ describe('CarveoutHeap', () => {
     expect(carveout.availableBytes).toBe(64 * MiB - 512 * KiB);
   });
 
+  it('answers an upper bound once someone else allocates from the carveout, and still fails cleanly', () => {
+    const { carveout, heap } = setup();
+    const own = unwrap(heap.allocate(planFor(heap, MiB)));
+    unwrap(carveout.alloc(MiB, PAGE_SIZE));
+    unwrap(own.free());
+    // 63 MiB are free, but in two pieces the heap cannot see: it assumes one.
+    expect(heap.largestContiguousFree(NO_LIMIT)).toBe(63 * MiB);
+    expect(left(heap.allocate(planFor(heap, 63 * MiB))).code).toBe('ENOMEM');
+    // First fit lands past the limit: the block goes straight back.
+    expect(
+      left(heap.allocate(planFor(heap, 1536 * KiB, { maxAddress: carveout.base + 2 * MiB - 1 }))).code,
+    ).toBe('ENOMEM');
+    expect(carveout.availableBytes).toBe(63 * MiB);
+  });
+
   it('is protected only when configured so; the planner then gives it only to attachers that ask for protected memory', () => {
     const { p, heap } = setup(true);
     const system = new SystemHeap(p);
     expect(heap.protected).toBe(true);
-    const plain = unwrap(planBacking(MiB, combineConstraints([unconstrainedAttacher('cpu')]), [system, heap]));
+    const plain = unwrap(
+      planBacking(MiB, combineConstraints([unconstrainedAttacher('cpu')]), [system, heap]),
+    );
     expect(plain.heap).toBe('system');
     const secure = { ...unconstrainedAttacher('decoder'), protected: true };
     const plan = unwrap(planBacking(MiB, combineConstraints([secure]), [system, heap]));

@@ -17,6 +17,18 @@ import { dmaInfoToProt } from './ops/iommu-ops.js';
  * never collide with them.
  */
 
+/** Pieces mapped with {@link mapPageAt}, per domain, so `iova_free` can tell DMA debug they are gone. */
+const placed = new WeakMap<IommuDomain, Map<number, { size: number; dir: DmaDirection }>>();
+
+const piecesOf = (d: IommuDomain): Map<number, { size: number; dir: DmaDirection }> => {
+  let m = placed.get(d);
+  if (m === undefined) {
+    m = new Map();
+    placed.set(d, m);
+  }
+  return m;
+};
+
 /** Whether the device's ops can place a mapping at a caller-chosen IOVA. */
 export const supportsFixedMapping = (dma: DmaMapping, dev: Device): boolean => dma.opsKind(dev) === 'iommu';
 
@@ -55,7 +67,15 @@ export const iovaFree = (dma: DmaMapping, dev: Device, iova: number, size: numbe
   ) {
     return fail('EINVAL', `${dev.name}: ${hex(iova)}+${hex(size)} is not an allocated IOVA range`);
   }
-  dma.iommuOps!.unmapIova(d.right, iova, (range.pfnHi + 1 - range.pfnLo) * g);
+  const end = (range.pfnHi + 1) * g;
+  const pieces = piecesOf(d.right);
+  for (const [at, piece] of pieces) {
+    if (at >= iova && at < end) {
+      dma.debug.debugDmaUnmapPage(dev, at, piece.size, piece.dir);
+      pieces.delete(at);
+    }
+  }
+  dma.iommuOps!.unmapIova(d.right, iova, end - iova);
   dma.bus.emit('iova-free', { device: dev.name, iova, size });
   return ok(undefined);
 };
@@ -85,7 +105,22 @@ export const mapPageAt = (
     const r = archSyncForDevice(dma.platform.arch, dma.platform.cache, phys, size, dir);
     if (E.isLeft(r)) return r;
   }
-  return iommuMap(d.right, iova, phys, Math.ceil(size / g) * g, dmaInfoToProt(dir, dev.coherent, attrs));
+  const mapped = iommuMap(
+    d.right,
+    iova,
+    phys,
+    Math.ceil(size / g) * g,
+    dmaInfoToProt(dir, dev.coherent, attrs),
+  );
+  if (E.isLeft(mapped)) return mapped;
+  if (!hasAttr(attrs, DmaAttr.FIXED_MAPPING)) {
+    // Tracked like any streaming mapping; iova_free tells DMA debug when it goes.
+    piecesOf(d.right).set(iova, { size, dir });
+    dma.noteDevice(dev);
+    dma.debug.debugDmaMapPage(dev, phys, size, dir, iova, attrs);
+    dma.debug.debugDmaMappingError(dev, iova);
+  }
+  return mapped;
 };
 
 /**

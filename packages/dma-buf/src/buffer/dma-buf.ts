@@ -1,5 +1,14 @@
 import { CpuView, DmaAttr, DmaDirection, type SgTable, sgAllocTableFromRanges } from '@sharedbuf/dma-mapping';
-import { type Device, fail, hex, type KResult, ok, PAGE_SIZE, type Process } from '@sharedbuf/platform';
+import {
+  type Device,
+  fail,
+  hex,
+  type KResult,
+  ok,
+  PAGE_SIZE,
+  type Process,
+  unwrap,
+} from '@sharedbuf/platform';
 import * as E from 'fp-ts/lib/Either.js';
 import {
   type AttacherConstraints,
@@ -13,7 +22,7 @@ import {
   planBacking,
 } from '../constraints/index.js';
 import type { Backing } from '../heaps/index.js';
-import type { DmaResv } from '../resv/index.js';
+import { type DmaResv, DmaResvUsage } from '../resv/index.js';
 import { backingFits, piecesFor } from './backing-fit.js';
 import { DmaBufAttachment } from './dma-buf-attachment.js';
 import type { DmaBufContext } from './dma-buf-context.js';
@@ -45,6 +54,8 @@ export interface ExportOptions {
 }
 
 const OK: KResult<void> = ok(undefined);
+/** How long a migration waits for work in flight on the buffer (simulated), like a bounded fence wait. */
+const MIGRATION_WAIT_NS = 1_000_000_000;
 
 /**
  * A shared buffer (`struct dma_buf`) exported by the model's negotiating exporter (the seed-002 RFC,
@@ -131,7 +142,8 @@ export class DmaBuf {
   /**
    * `dma_buf_attach` / `dma_buf_dynamic_attach`. Before the backing exists the attacher only joins
    * the negotiation. Afterwards it is accepted if the backing already serves it, the backing is
-   * migrated if every importer is dynamic and the exporter allows it, and otherwise it is refused
+   * migrated if every importer is dynamic and the exporter allows it (after the fences on the
+   * buffer have signalled: the move waits for work in flight), and otherwise it is refused
    * with EBUSY and a certificate naming the field — nothing changes.
    */
   attach(device: Device, opts: AttachOptions = {}): KResult<DmaBufAttachment> {
@@ -375,6 +387,15 @@ export class DmaBuf {
         att.constraints,
         `${device} needs new backing, but ${fresh.left.message}`,
       );
+    if (!this.awaitIdle()) {
+      unwrap(fresh.right.free());
+      return this.refuse(
+        device,
+        field,
+        att.constraints,
+        `${device} needs new backing, but work on ${this.name} is still in flight: its fences did not signal within ${MIGRATION_WAIT_NS / 1e6} ms`,
+      );
+    }
     const old = this.current!.backing;
     copyBacking(this.ctx.platform, old, fresh.right);
     this.current = { backing: fresh.right, plan: planned.right };
@@ -385,7 +406,7 @@ export class DmaBuf {
       a.importer?.moveNotify(a);
     }
     this.remapUsers(fresh.right);
-    old.free();
+    unwrap(old.free());
     this.ctx.bus.emit('migrate', {
       buf: this.id,
       from: old.heap,
@@ -395,6 +416,15 @@ export class DmaBuf {
       reason: why,
     });
     return OK;
+  }
+
+  /**
+   * A move must not overtake the work queued on the buffer: like an exporter's move ordered behind
+   * the reservation object, wait (on the simulated clock) for every fence, of every usage.
+   */
+  private awaitIdle(): boolean {
+    if (this.resv.testSignaled(DmaResvUsage.BOOKKEEP)) return true;
+    return this.resv.waitTimeout(DmaResvUsage.BOOKKEEP, MIGRATION_WAIT_NS) > 0;
   }
 
   /** Why the backing cannot move now, or undefined when it can. */

@@ -36,10 +36,10 @@ export const explainConstraints = (c: CombinedConstraints): string[] => {
     `segment boundary: ${c.segmentBoundaryMask.imposedBy.length > 0 ? `${formatBytes(mask.value + 1)} windows` : 'none'}${by(mask)}`,
     `alignment: ${formatBytes(c.alignment.value)}${by(c.alignment)}; physical placement ${formatBytes(c.physAlignment.value)}`,
     c.needsPhysContiguous.value
-      ? `physically contiguous: required${by(c.needsPhysContiguous)} (no IOMMU, one DMA range)`
+      ? `physically contiguous: required by ${formatNames(c.needsPhysContiguous.imposedBy)}, which have no IOMMU and need one DMA range`
       : 'physically contiguous: no device demands it outright (segment limits may, for large buffers)',
     ...(c.needsIovaContiguous.value
-      ? [`one IOVA range: needed${by(c.needsIovaContiguous)} (behind an IOMMU; pages may scatter)`]
+      ? [`one IOVA range: needed by ${formatNames(c.needsIovaContiguous.imposedBy)}, behind an IOMMU (pages may scatter)`]
       : []),
     c.coherent.value
       ? 'cache coherency: every attacher is coherent'

@@ -14,7 +14,14 @@ const freeBelow = (pages: PageAllocator, end: number): number =>
  * block `alloc_pages` could hand out. Halving only the windows that are partly free keeps the number
  * of `freePageCount` calls proportional to the free/used boundaries, not to the memory size.
  */
-const fullWindows = (pages: PageAllocator, w: number, a: number, b: number, fa: number, fb: number): number => {
+const fullWindows = (
+  pages: PageAllocator,
+  w: number,
+  a: number,
+  b: number,
+  fa: number,
+  fb: number,
+): number => {
   const free = fb - fa;
   if (free === 0) return 0;
   if (free === b - a) return (b - a) / w;
@@ -45,7 +52,12 @@ const listedBlocks = (free: readonly number[], order: number): number => {
  * the allocator manages.
  * @internal for the system heap.
  */
-export const freeBlocksBelow = (pages: PageAllocator, order: number, limitPfn: number, topPfn: number): number => {
+export const freeBlocksBelow = (
+  pages: PageAllocator,
+  order: number,
+  limitPfn: number,
+  topPfn: number,
+): number => {
   const w = pow2(order);
   if (order > MAX_PAGE_ORDER) return windowsIn(pages, w, 0, limitPfn);
   const zones = pages.buddyInfo();

@@ -142,4 +142,3 @@ export class CmaHeap implements DmaHeap {
     return describeHeap({ name: this.name, kind: this.kind, free, region });
   }
 }
-

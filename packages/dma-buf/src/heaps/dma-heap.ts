@@ -54,7 +54,8 @@ export const planMismatch = (heap: HeapCapabilities, plan: BackingPlan): KResult
   if (!(plan.maxAddress >= 0)) return invalid(heap, plan, `its limit ${plan.maxAddress} is not an address`);
   if (heap.physicallyContiguous) {
     if (plan.chunkFloor !== 0) return invalid(heap, plan, 'it scatters chunks, and this heap is contiguous');
-    if (!isPow2(plan.alignment)) return invalid(heap, plan, `its alignment ${plan.alignment} is not a power of two`);
+    if (!isPow2(plan.alignment))
+      return invalid(heap, plan, `its alignment ${plan.alignment} is not a power of two`);
   } else if (!heap.chunkSizes.includes(plan.chunkFloor)) {
     return invalid(heap, plan, `its chunk floor ${plan.chunkFloor} is not one of this heap's chunk sizes`);
   }

@@ -45,7 +45,8 @@ const managedSpan = (platform: Platform): { first: number; last: number } => {
   const managed: FreeRange[] = subtractRanges(ram, reserved);
   const first = managed[0];
   const last = managed[managed.length - 1];
-  if (first === undefined || last === undefined) throw new RangeError('system heap: the page allocator manages no memory');
+  if (first === undefined || last === undefined)
+    throw new RangeError('system heap: the page allocator manages no memory');
   return { first: first.base, last: last.base + last.size - 1 };
 };
 
@@ -192,7 +193,9 @@ export class SystemHeap implements DmaHeap {
       remaining -= Math.min(remaining, bytes);
       maxOrder = block.order;
     }
-    return ok(handOutBacking(this.name, runs, plan.size, plan.maxAddress, () => this.release(blocks), this.bus));
+    return ok(
+      handOutBacking(this.name, runs, plan.size, plan.maxAddress, () => this.release(blocks), this.bus),
+    );
   }
 
   private giveUp(plan: BackingPlan, blocks: readonly Block[], gathered: number): KResult<never> {

@@ -1,0 +1,3 @@
+import { formatKvmAssignmentReport, runKvmAssignment } from './index.js';
+
+console.log(formatKvmAssignmentReport(runKvmAssignment()));

@@ -1,0 +1,3 @@
+import { formatMsmMultiIommuReport, runMsmMultiIommu } from './index.js';
+
+console.log(formatMsmMultiIommuReport(runMsmMultiIommu()));

@@ -1,0 +1,3 @@
+import { formatTegraNvMapReport, runTegraNvMap } from './index.js';
+
+console.log(formatTegraNvMapReport(runTegraNvMap()));
