@@ -1,8 +1,8 @@
 import { writeFileSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import type { BenchContext, FigureSet } from './harness.js';
 import { figureSets } from './figures/index.js';
+import type { BenchContext, FigureSet } from './harness.js';
 
 const quick = process.argv.includes('--quick') || process.env.BENCH_QUICK === '1';
 const only = process.argv.find((a) => a.startsWith('--only='))?.slice('--only='.length);
