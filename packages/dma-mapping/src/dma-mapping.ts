@@ -304,10 +304,14 @@ export class DmaMapping {
   /** DMA debug's view of the hardware: device DMA, CPU accesses, unbinds. */
   private watchDevicesAndCpu(): void {
     const { device } = this.platform.buses;
-    const onDma = (write: boolean) => (e: { device: string; busAddr: number; length: number }) => {
-      const dev = this.seen.get(e.device);
-      if (dev !== undefined && this.debug.enabled) this.debug.debugDeviceDma(dev, e.busAddr, e.length, write);
-    };
+    const onDma =
+      (write: boolean) => (e: { device: string; busAddr: number; length: number; pasid: number }) => {
+        // A PASID-tagged access goes through a process page table (SVA), outside the DMA API.
+        if (e.pasid >= 0) return;
+        const dev = this.seen.get(e.device);
+        if (dev !== undefined && this.debug.enabled)
+          this.debug.debugDeviceDma(dev, e.busAddr, e.length, write);
+      };
     device.on('dma-read', onDma(false));
     device.on('dma-write', onDma(true));
     device.on('device-remove', (e) => {

@@ -132,8 +132,8 @@ describe('Device: DMA through the cache, end to end', () => {
     unwrap(dev.dmaWrite(LOW, bytes(4, 1), 0, 4));
     dmaRead(dev, LOW, 4);
     expect(seen).toEqual([
-      { type: 'dma-write', payload: { device: 'dma0', busAddr: LOW, length: 4 } },
-      { type: 'dma-read', payload: { device: 'dma0', busAddr: LOW, length: 4 } },
+      { type: 'dma-write', payload: { device: 'dma0', busAddr: LOW, length: 4, pasid: -1 } },
+      { type: 'dma-read', payload: { device: 'dma0', busAddr: LOW, length: 4, pasid: -1 } },
     ]);
   });
 });

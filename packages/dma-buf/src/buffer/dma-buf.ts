@@ -4,6 +4,7 @@ import {
   fail,
   hex,
   type KResult,
+  type MmProt,
   ok,
   PAGE_SIZE,
   type Process,
@@ -39,6 +40,15 @@ export interface AttachOptions {
   readonly peer2peer?: boolean;
 }
 
+/** Options of {@link DmaBuf.mmap}. */
+export interface DmaBufMmapOptions {
+  /** Map at this user address (page aligned), replacing what is there unless `noReplace`. */
+  readonly addr?: number;
+  readonly noReplace?: boolean;
+  /** Protection; read/write by default. */
+  readonly prot?: MmProt;
+}
+
 /** Options of an export. */
 export interface ExportOptions {
   readonly name: string;
@@ -70,7 +80,7 @@ export class DmaBuf {
   private readonly set = new ConstraintSet();
   private readonly attached: DmaBufAttachment[] = [];
   private readonly invalidated = new WeakSet<SgTable>();
-  private readonly mmaps: { process: Process; va: number; length: number }[] = [];
+  private readonly mmaps: { process: Process; va: number; length: number; prot: MmProt }[] = [];
   private current: { backing: Backing; plan: BackingPlan | undefined } | undefined;
   private nextAttachment = 0;
 
@@ -274,20 +284,27 @@ export class DmaBuf {
     return ok(new CpuView(this.ctx.platform.cpu, backing.right.runs, 'cached'));
   }
 
-  /** `dma_buf_mmap`: maps the buffer's pages into a process; returns the user address. */
-  mmap(process: Process): KResult<number> {
+  /**
+   * `dma_buf_mmap`: maps the buffer's pages into a process and returns the user address — where the
+   * mm chooses, or at `opts.addr` (MAP_FIXED; with `noReplace`, MAP_FIXED_NOREPLACE). A migration
+   * later moves the mapping to the new pages. Errors as `mmap`.
+   */
+  mmap(process: Process, opts: DmaBufMmapOptions = {}): KResult<number> {
     if (this.released) return this.gone();
     const backing = this.ensureBacking();
     if (E.isLeft(backing)) return backing;
     const length = Math.ceil(this.size / PAGE_SIZE) * PAGE_SIZE;
     const va = process.mm.mmap({
       length,
-      prot: { read: true, write: true },
+      prot: opts.prot ?? { read: true, write: true },
       backing: this.pfnBacking(backing.right),
       name: `dmabuf:${this.name}`,
+      ...(opts.addr !== undefined
+        ? { addr: opts.addr, fixed: true, noReplace: opts.noReplace ?? false }
+        : {}),
     });
     if (E.isLeft(va)) return va;
-    this.mmaps.push({ process, va: va.right, length });
+    this.mmaps.push({ process, va: va.right, length, prot: opts.prot ?? { read: true, write: true } });
     this.ctx.bus.emit('mmap', { buf: this.id, pid: process.pid, va: va.right, length });
     return va;
   }

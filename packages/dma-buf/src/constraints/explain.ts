@@ -39,7 +39,9 @@ export const explainConstraints = (c: CombinedConstraints): string[] => {
       ? `physically contiguous: required by ${formatNames(c.needsPhysContiguous.imposedBy)}, which have no IOMMU and need one DMA range`
       : 'physically contiguous: no device demands it outright (segment limits may, for large buffers)',
     ...(c.needsIovaContiguous.value
-      ? [`one IOVA range: needed by ${formatNames(c.needsIovaContiguous.imposedBy)}, behind an IOMMU (pages may scatter)`]
+      ? [
+          `one IOVA range: needed by ${formatNames(c.needsIovaContiguous.imposedBy)}, behind an IOMMU (pages may scatter)`,
+        ]
       : []),
     c.coherent.value
       ? 'cache coherency: every attacher is coherent'

@@ -5,22 +5,24 @@ import type { RamBank } from '../memory/ram-bank.js';
 export const SECTION_PAGES = 512;
 
 /**
- * Each page's `struct page` is PAGE_FIELDS consecutive Int32 slots of its section, so one page's
- * counters and free-list links share a cache line, as in the kernel.
+ * Each page's `struct page` is PAGE_FIELDS consecutive Int32 slots of its section. As in the kernel,
+ * the fields are a union: an allocated block's head page holds its counters where a free block's head
+ * page holds its free-list links. At 12 bytes a page, the pages a hot loop touches stay in cache.
  */
-export const PAGE_FIELDS = 6;
-/** `_refcount` of an allocated block's head page. */
-export const F_REFCOUNT = 0;
-/** `_pincount` of an allocated block's head page. */
-export const F_PINCOUNT = 1;
-/** Allocated block's head page: owner id × 16 + order + 1; 0 on every other page. */
-export const F_HEAD = 2;
-/** Free block's head page: next block on its free list (zone index), -1 at the end. */
-export const F_NEXT = 3;
-/** Free block's head page: previous block on its free list (zone index), -1 at the start. */
-export const F_PREV = 4;
-/** Free block's head page: order + 1 (`PageBuddy` + `buddy_order`); 0 on every other page. */
-export const F_BUDDY = 5;
+export const PAGE_FIELDS = 3;
+/**
+ * What the page is: an allocated block's head (owner id × 16 + order + 1, > 0), a free block's head
+ * (-(order + 1), `PageBuddy` + `buddy_order`), or neither (0).
+ */
+export const F_STATE = 0;
+/** Allocated head: `_refcount`. */
+export const F_REFCOUNT = 1;
+/** Allocated head: `_pincount`. */
+export const F_PINCOUNT = 2;
+/** Free head: next block on its free list (zone index), -1 at the end. */
+export const F_NEXT = 1;
+/** Free head: previous block on its free list (zone index), -1 at the start. */
+export const F_PREV = 2;
 
 interface BankSections {
   readonly basePfn: number;

@@ -2,11 +2,11 @@ import { hex, pow2 } from '../core/address.js';
 import type { EventBus } from '../core/event-bus.js';
 import { fail, type KResult, ok } from '../core/kernel-error.js';
 import type { PhysicalMemory } from '../memory/physical-memory.js';
-import { F_HEAD, F_PINCOUNT, F_REFCOUNT, MemMap } from './mem-map.js';
+import { F_PINCOUNT, F_REFCOUNT, F_STATE, MemMap } from './mem-map.js';
 import type { MemoryEvents } from './memory-events.js';
 import { MAX_PAGE_ORDER } from './page-order.js';
 
-// Head word of an allocated block's first page: owner id * 16 + order + 1; 0 = not a block head.
+// State word of an allocated block's first page: owner id * 16 + order + 1 (see F_STATE).
 const ORDER_FIELD = 16;
 const MAX_OWNERS = 2 ** 27 - 1;
 const OK: KResult<void> = ok(undefined);
@@ -83,7 +83,7 @@ export class PageMetadata {
   /** The order of the allocated block holding `pfn` (`compound_order`), or -1 when not allocated. */
   compoundOrder(pfn: number): number {
     const s = this.headSection(pfn);
-    return s === undefined ? -1 : ((s[F_HEAD + this.slot] as number) % ORDER_FIELD) - 1;
+    return s === undefined ? -1 : ((s[F_STATE + this.slot] as number) % ORDER_FIELD) - 1;
   }
 
   /** `get_page`: takes a reference on the block holding `pfn`. EINVAL when `pfn` is not allocated. */
@@ -182,7 +182,7 @@ export class PageMetadata {
     const i = this.memMap.slot;
     s[F_REFCOUNT + i] = 1;
     s[F_PINCOUNT + i] = 0;
-    s[F_HEAD + i] = owner * ORDER_FIELD + order + 1;
+    s[F_STATE + i] = owner * ORDER_FIELD + order + 1;
     this.allocated += 1 << order; // order ≤ MAX_PAGE_ORDER: the shift is exact
   }
 
@@ -203,7 +203,7 @@ export class PageMetadata {
     const s = this.memMap.lookup(pfn);
     const status = this.statusOf(s, order, owner);
     if (status === 'ok') {
-      (s as Int32Array)[F_HEAD + this.memMap.slot] = 0;
+      (s as Int32Array)[F_STATE + this.memMap.slot] = 0;
       this.allocated -= 1 << order;
     }
     return status;
@@ -211,15 +211,15 @@ export class PageMetadata {
 
   private statusOf(s: Int32Array | undefined, order: number, owner: number): ReleaseStatus {
     const i = this.memMap.slot;
-    if (s === undefined || s[F_HEAD + i] !== owner * ORDER_FIELD + order + 1) return 'not-allocated';
+    if (s === undefined || s[F_STATE + i] !== owner * ORDER_FIELD + order + 1) return 'not-allocated';
     if ((s[F_PINCOUNT + i] as number) > 0) return 'pinned';
     return s[F_REFCOUNT + i] === 1 ? 'ok' : 'shared';
   }
 
   private releaseLast(s: Int32Array, i: number, head: number): void {
-    const word = s[F_HEAD + i] as number;
+    const word = s[F_STATE + i] as number;
     const order = (word % ORDER_FIELD) - 1;
-    s[F_HEAD + i] = 0;
+    s[F_STATE + i] = 0;
     this.allocated -= 1 << order;
     (this.owners[Math.floor(word / ORDER_FIELD) - 1] as PageOwner).releaseBlock(head, order);
   }
@@ -235,8 +235,8 @@ export class PageMetadata {
       const candidate = pfn - (pfn % pow2(order));
       const s = this.memMap.lookup(candidate);
       if (s === undefined) continue;
-      const word = s[F_HEAD + this.memMap.slot] as number;
-      if (word !== 0 && (word % ORDER_FIELD) - 1 >= order) {
+      const word = s[F_STATE + this.memMap.slot] as number;
+      if (word > 0 && (word % ORDER_FIELD) - 1 >= order) {
         this.head = candidate;
         this.slot = this.memMap.slot;
         return s;

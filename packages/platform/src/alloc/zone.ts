@@ -1,5 +1,5 @@
 import { alignDown, alignUp, ilog2, pow2 } from '../core/address.js';
-import { F_BUDDY, F_NEXT, F_PREV, type MemMap, PAGE_FIELDS, SECTION_PAGES } from './mem-map.js';
+import { F_NEXT, F_PREV, F_STATE, type MemMap, PAGE_FIELDS, SECTION_PAGES } from './mem-map.js';
 import { MAX_ORDER_NR_PAGES, MAX_PAGE_ORDER } from './page-order.js';
 
 /** The zones the model has: below 4 GiB (`ZONE_DMA32`) and above (`ZONE_NORMAL`), as /proc names them. */
@@ -142,7 +142,7 @@ export class Zone {
     while (current < MAX_PAGE_ORDER) {
       const buddy = at ^ (1 << current);
       const s = this.sections[buddy >>> SECTION_SHIFT];
-      if (s === undefined || s[F_BUDDY + (buddy & SECTION_MASK) * PAGE_FIELDS] !== current + 1) break;
+      if (s === undefined || s[F_STATE + (buddy & SECTION_MASK) * PAGE_FIELDS] !== -(current + 1)) break;
       this.unlink(buddy, current);
       at = Math.min(at, buddy);
       current += 1;
@@ -226,7 +226,7 @@ export class Zone {
     const head = this.heads[order] as number;
     s[F_NEXT + i] = head;
     s[F_PREV + i] = NIL;
-    s[F_BUDDY + i] = order + 1;
+    s[F_STATE + i] = -(order + 1);
     if (head !== NIL) {
       (this.sections[head >>> SECTION_SHIFT] as Int32Array)[F_PREV + (head & SECTION_MASK) * PAGE_FIELDS] =
         index;
@@ -241,7 +241,7 @@ export class Zone {
     const i = (index & SECTION_MASK) * PAGE_FIELDS;
     const next = s[F_NEXT + i] as number;
     const prev = s[F_PREV + i] as number;
-    s[F_BUDDY + i] = 0;
+    s[F_STATE + i] = 0;
     if (prev === NIL) this.heads[order] = next;
     else
       (this.sections[prev >>> SECTION_SHIFT] as Int32Array)[F_NEXT + (prev & SECTION_MASK) * PAGE_FIELDS] =

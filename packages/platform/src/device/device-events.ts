@@ -28,9 +28,9 @@ export type DeviceEvents = {
   /** A DMA property changed (`dma_set_mask`, IOMMU attach, …); `value` is its JSON form. */
   'device-change': { device: string; field: DeviceField; value: unknown };
   /** The device read `length` bytes of memory at `busAddr`. */
-  'dma-read': { device: string; busAddr: number; length: number };
+  'dma-read': { device: string; busAddr: number; length: number; pasid: number };
   /** The device wrote `length` bytes of memory at `busAddr`. */
-  'dma-write': { device: string; busAddr: number; length: number };
+  'dma-write': { device: string; busAddr: number; length: number; pasid: number };
   /** A transfer was refused; `faultAddr` is the first bus address that could not be reached. */
   'dma-fault': {
     device: string;

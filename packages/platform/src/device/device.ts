@@ -213,7 +213,7 @@ export class Device {
     }
     if (count < 0) return this.fault(this.out.error as KernelError, busAddr, length, -count - 1, write);
     if (this.events.active) {
-      this.events.emit(write ? 'dma-write' : 'dma-read', { device: this.name, busAddr, length });
+      this.events.emit(write ? 'dma-write' : 'dma-read', { device: this.name, busAddr, length, pasid });
     }
     return OK;
   }

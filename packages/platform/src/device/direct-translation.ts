@@ -30,12 +30,16 @@ export class DirectTranslation implements DmaTranslation {
   /** See {@link DmaTranslation.translate}; contiguous runs end at the DMA limit or a RAM bank's end. */
   translate(device: Device, busAddr: number, length: number, write: boolean, out: TranslationOut): number {
     if (out.pasid >= 0) {
-      out.error = kernelError('EFAULT', `${device.name}: a PASID-tagged access needs an IOMMU to translate it`, {
-        device: device.name,
-        busAddr,
-        write,
-        pasid: out.pasid,
-      });
+      out.error = kernelError(
+        'EFAULT',
+        `${device.name}: a PASID-tagged access needs an IOMMU to translate it`,
+        {
+          device: device.name,
+          busAddr,
+          write,
+          pasid: out.pasid,
+        },
+      );
       return 0;
     }
     const limit = dmaDirectLimit(device);

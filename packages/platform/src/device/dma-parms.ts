@@ -47,7 +47,12 @@ const isLowMask = (x: number, maxBits: number): boolean =>
  */
 export const dmaParmsProblem = (parms: DmaParms): string | undefined => {
   const { maxSegmentSize, segmentBoundaryMask, minAlignMask, maxSegmentCount } = parms;
-  if (!(maxSegmentCount === Number.POSITIVE_INFINITY || (Number.isSafeInteger(maxSegmentCount) && maxSegmentCount >= 1))) {
+  if (
+    !(
+      maxSegmentCount === Number.POSITIVE_INFINITY ||
+      (Number.isSafeInteger(maxSegmentCount) && maxSegmentCount >= 1)
+    )
+  ) {
     return `dmaParms.maxSegmentCount ${maxSegmentCount} is neither a positive integer nor Infinity`;
   }
   if (!Number.isSafeInteger(maxSegmentSize) || maxSegmentSize < 1 || maxSegmentSize > UINT_MAX) {

@@ -1,0 +1,13 @@
+export type { GpuAddressSpaceView, GpuVmaView } from './address-space.js';
+export type { BusAddressCheck } from './bus-address-check.js';
+export type { CacheWork } from './cache-meter.js';
+export { DEFAULT_GPU_COSTS, type GpuCosts } from './costs.js';
+export { type GpuBo, GpuContext, type GpuImport } from './gpu-context.js';
+export { GpuDriver, type GpuDriverDeps } from './gpu-driver.js';
+export type { GpuEvents } from './gpu-events.js';
+export type { PasidOwner, RefusedFault, ServedFault } from './gpu-faults.js';
+export type { ChecksumJob, GpuJob, TransformJob } from './gpu-job.js';
+export type { JobReport, JobTime } from './job-report.js';
+export { formatGpuPerMmReport } from './report.js';
+export type { BoSummary, DeviceSummary, GpuPerMmResult, ImportSummary, JobOutcome } from './result.js';
+export { FRAME_VA, type GpuPerMmOptions, PARAMS_VA, runGpuPerMm } from './scenario.js';

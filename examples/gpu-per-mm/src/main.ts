@@ -1,0 +1,3 @@
+import { formatGpuPerMmReport, runGpuPerMm } from './index.js';
+
+console.log(formatGpuPerMmReport(runGpuPerMm()));

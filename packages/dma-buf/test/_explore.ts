@@ -1,0 +1,16 @@
+import { DmaAttr, DmaDirection, sgAllocTableFromRanges } from '@sharedbuf/dma-mapping';
+import { unwrap } from '@sharedbuf/platform';
+import { createSystem } from '../src/index.js';
+const sys = createSystem({});
+const d = unwrap(sys.platform.devices.add({ name: 'd0', dmaMask: 32 }));
+const phys = 0x400000;
+const FROM = DmaDirection.FROM_DEVICE;
+const t1 = unwrap(sgAllocTableFromRanges(undefined, [{ phys, length: 4096 }]));
+const t2 = unwrap(sgAllocTableFromRanges(undefined, [{ phys, length: 4096 }]));
+unwrap(sys.dma.dmaMapSgtable(d, t1, FROM, DmaAttr.SKIP_CPU_SYNC));
+unwrap(sys.dma.dmaMapSgtable(d, t2, FROM, DmaAttr.SKIP_CPU_SYNC));
+unwrap(sys.dma.dmaSyncSgtableForCpu(d, t1, FROM));
+unwrap(sys.dma.dmaSyncSgtableForCpu(d, t2, FROM));
+const b = new Uint8Array(1);
+unwrap(sys.platform.cpu.read(phys, b, 0, 1));
+console.log(sys.dma.debug.findings().map(f => f.message));
