@@ -51,8 +51,8 @@ export interface PipelineMachine {
  * the encoder behind the SMMU, each in its own group with its own DMA domain.
  * @throws on a set-up error (a bug in this example).
  */
-export const buildPipelineMachine = (): PipelineMachine => {
-  const sys = createSystem({ iommus: [armSmmu({ name: 'smmu0' })] });
+export const buildPipelineMachine = (system?: SharedBufSystem): PipelineMachine => {
+  const sys = system ?? createSystem({ iommus: [armSmmu({ name: 'smmu0' })] });
   const add = (config: DeviceConfig): Device => unwrap(sys.platform.devices.add(config));
   const camera = add(PIPELINE_DEVICES.camera);
   const isp = add(PIPELINE_DEVICES.isp);

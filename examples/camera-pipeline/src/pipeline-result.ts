@@ -1,3 +1,4 @@
+import type { SharedBufSystem } from '@sharedbuf/dma-buf';
 import type { DmaDebugFinding } from '@sharedbuf/dma-mapping';
 import type { MoveNotice } from './buffer-import.js';
 import type { BufferSnapshot } from './buffer-view.js';
@@ -12,6 +13,8 @@ export interface CameraPipelineOptions {
   readonly framesBeforeHotplug?: number;
   /** Frames that flow after (default 3). */
   readonly framesAfterHotplug?: number;
+  /** Run on this machine (it must have an SMMU named `smmu0`) instead of a new one. */
+  readonly system?: SharedBufSystem;
 }
 
 /** Job durations, in simulated ns. */

@@ -1,3 +1,4 @@
+import type { SharedBufSystem } from '@sharedbuf/dma-buf';
 import { type DmaBuf, DmaResvUsage } from '@sharedbuf/dma-buf';
 import { DmaDirection } from '@sharedbuf/dma-mapping';
 import { type Device, unwrap } from '@sharedbuf/platform';
@@ -51,7 +52,7 @@ interface Imports {
  * record. The driver loop in `runCameraPipeline` calls its stages in order.
  */
 export class PipelineRun {
-  readonly m: PipelineMachine = buildPipelineMachine();
+  readonly m: PipelineMachine;
   readonly size: number;
   readonly jobs: JobRecord[] = [];
   readonly notices: MoveNotice[] = [];
@@ -69,7 +70,12 @@ export class PipelineRun {
   hotplugTime = Number.NaN;
   hotplugAtJob = -1;
 
-  constructor(readonly format: FrameFormat) {
+  /** @param system a machine to run on (it must have an SMMU named `smmu0`); a new one by default. */
+  constructor(
+    readonly format: FrameFormat,
+    system?: SharedBufSystem,
+  ) {
+    this.m = buildPipelineMachine(system);
     const { sys } = this.m;
     this.size = frameBytes(format);
     const exportRing = (name: string) =>

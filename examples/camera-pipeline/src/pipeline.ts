@@ -27,7 +27,7 @@ export const runCameraPipeline = (options: CameraPipelineOptions = {}): CameraPi
   if (!Number.isInteger(before) || before < RING || !Number.isInteger(after) || after < 0) {
     throw new RangeError(`runCameraPipeline: need ≥ ${RING} frames before the hot-plug and ≥ 0 after`);
   }
-  const run = new PipelineRun(format);
+  const run = new PipelineRun(format, options.system);
   const total = before + after;
   run.capture(0);
   for (let i = 0; i < total; i++) {

@@ -1,4 +1,4 @@
-import { createSystem } from '@sharedbuf/dma-buf';
+import { createSystem, type SharedBufSystem } from '@sharedbuf/dma-buf';
 import { armSmmu } from '@sharedbuf/iommu';
 import { type Device, PAGE_SIZE, unwrap } from '@sharedbuf/platform';
 import { gpuAddressSpace } from './address-space.js';
@@ -19,6 +19,8 @@ export interface GpuPerMmOptions {
   readonly frameBytes?: number;
   /** Cost assumptions overriding {@link DEFAULT_GPU_COSTS}. */
   readonly costs?: Partial<GpuCosts>;
+  /** Run on this machine (it must have an SVA-capable SMMU named `smmu0`) instead of a new one. */
+  readonly system?: SharedBufSystem;
 }
 
 /** Where each process asks the driver to put its parameter buffer object. */
@@ -44,7 +46,8 @@ export const runGpuPerMm = (options: GpuPerMmOptions = {}): GpuPerMmResult => {
   const words = options.words ?? 4096;
   const frameBytes = options.frameBytes ?? 0x1_0000;
   const costs: GpuCosts = { ...DEFAULT_GPU_COSTS, ...options.costs };
-  const { platform, iommu, dma, dmabuf } = createSystem({ iommus: [armSmmu({ name: 'smmu0' })] });
+  const { platform, iommu, dma, dmabuf } =
+    options.system ?? createSystem({ iommus: [armSmmu({ name: 'smmu0' })] });
   const gpu = unwrap(platform.devices.add({ name: 'gpu0', dmaMask: 48, coherentDmaMask: 48 }));
   unwrap(iommu.probeDevice(gpu, { instance: 'smmu0', streamId: 0 }));
   const camera = unwrap(platform.devices.add({ name: 'cam0', dmaMask: 32 }));
