@@ -301,16 +301,26 @@ export class DmaMapping {
     return r;
   }
 
+  /**
+   * Whether the DMA API owns the address space of this access: DMA without an IOMMU, or through a
+   * DMA domain. PASID-tagged accesses (SVA, a process page table) and devices a driver attached to
+   * a domain of its own through the IOMMU API are outside it, so DMA debug does not judge them.
+   */
+  private managesAddressSpace(dev: Device, pasid: number): boolean {
+    if (pasid >= 0) return false;
+    const domain = this.options.iommu?.domainOf(dev);
+    return domain === undefined || domain.type === 'dma';
+  }
+
   /** DMA debug's view of the hardware: device DMA, CPU accesses, unbinds. */
   private watchDevicesAndCpu(): void {
     const { device } = this.platform.buses;
     const onDma =
       (write: boolean) => (e: { device: string; busAddr: number; length: number; pasid: number }) => {
-        // A PASID-tagged access goes through a process page table (SVA), outside the DMA API.
-        if (e.pasid >= 0) return;
-        const dev = this.seen.get(e.device);
-        if (dev !== undefined && this.debug.enabled)
+        const dev = this.platform.devices.get(e.device);
+        if (dev !== undefined && this.debug.enabled && this.managesAddressSpace(dev, e.pasid)) {
           this.debug.debugDeviceDma(dev, e.busAddr, e.length, write);
+        }
       };
     device.on('dma-read', onDma(false));
     device.on('dma-write', onDma(true));

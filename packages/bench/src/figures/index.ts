@@ -1,5 +1,6 @@
 import type { FigureSet } from '../harness.js';
 import { bootFigures } from './boot.js';
+import { dmaFigures } from './dma.js';
 import { iovaFigures } from './iova.js';
 import { pageAllocFigures } from './page-alloc.js';
 import { pgtableFigures } from './pgtable.js';
@@ -12,4 +13,5 @@ export const figureSets: readonly FigureSet[] = [
   physCopyFigures,
   iovaFigures,
   pgtableFigures,
+  dmaFigures,
 ];
