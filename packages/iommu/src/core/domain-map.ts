@@ -1,13 +1,14 @@
 import { fail, hex, type KResult, ok } from '@sharedbuf/platform';
 import * as E from 'fp-ts/lib/Either.js';
-import { iommuPgsize } from '../io-pgtable/iommu-pgsize.js';
+import { iommuPgsize, type PgsizeSplit } from '../io-pgtable/iommu-pgsize.js';
 import { IotlbGather } from '../iotlb/iotlb-gather.js';
 import { isPagingDomainType } from './domain-type.js';
 import type { IommuDomain } from './iommu-domain.js';
 import { lowestPgsize } from './page-sizes.js';
-import { resvRegionOverlaps } from './resv-region.js';
 
 const OK: KResult<void> = ok(undefined);
+/** Reused by the map and unmap loops, which run one step at a time. */
+const step: PgsizeSplit = { pgsize: 0, count: 0 };
 
 /**
  * `iommu_map`: maps `[iova, iova + size)` to `[paddr, …)` with IOMMU_* `prot`, splitting the range
@@ -32,8 +33,8 @@ export const iommuMap = (
   const table = domain.pgtable!;
   let done = 0;
   while (done < size) {
-    const { pgsize, count } = iommuPgsize(domain.pgsizeBitmap, iova + done, paddr + done, size - done);
-    const mapped = table.mapPages(iova + done, paddr + done, pgsize, count, prot);
+    iommuPgsize(domain.pgsizeBitmap, iova + done, paddr + done, size - done, step);
+    const mapped = table.mapPages(iova + done, paddr + done, step.pgsize, step.count, prot);
     if (E.isLeft(mapped)) {
       if (done > 0) iommuUnmap(domain, iova, done);
       return mapped;
@@ -82,7 +83,7 @@ const checkMap = (
     );
   }
   for (const group of domain.groups) {
-    const hit = group.allResvRegions().find((r) => resvRegionOverlaps(r, iova, size));
+    const hit = group.resvOverlap(iova, size);
     if (hit) {
       return fail(
         'EINVAL',
@@ -116,8 +117,8 @@ export const iommuUnmapFast = (
   const table = domain.pgtable!;
   let done = 0;
   while (done < size) {
-    const { pgsize, count } = iommuPgsize(domain.pgsizeBitmap, iova + done, iova + done, size - done);
-    const n = table.unmapPages(iova + done, pgsize, count, gather);
+    iommuPgsize(domain.pgsizeBitmap, iova + done, iova + done, size - done, step);
+    const n = table.unmapPages(iova + done, step.pgsize, step.count, gather);
     if (n === 0) break;
     done += n;
   }

@@ -1,7 +1,7 @@
 import type { Device } from '@sharedbuf/platform';
 import type { IommuDomain } from './iommu-domain.js';
 import type { IommuInstance } from './iommu-instance.js';
-import type { ResvRegion } from './resv-region.js';
+import { type ResvRegion, resvRegionOverlaps } from './resv-region.js';
 
 /**
  * A set of devices the IOMMU cannot isolate from each other (`struct iommu_group`), e.g. functions
@@ -34,6 +34,17 @@ export class IommuGroup {
   /** Every reserved region of every device in the group (`iommu_get_group_resv_regions`). */
   allResvRegions(): ResvRegion[] {
     return [...this.resvRegions.values()].flat();
+  }
+
+  /** The first reserved region of any device in the group that `[iova, iova + size)` touches. */
+  resvOverlap(iova: number, size: number): ResvRegion | undefined {
+    for (const regions of this.resvRegions.values()) {
+      for (let i = 0; i < regions.length; i++) {
+        const r = regions[i] as ResvRegion;
+        if (resvRegionOverlaps(r, iova, size)) return r;
+      }
+    }
+    return undefined;
   }
 
   /** Device names, for events and messages. */

@@ -2,20 +2,26 @@ import { ilog2, pow2 } from '@sharedbuf/platform';
 
 /** One step of splitting a mapping: map or unmap `count` pages of `pgsize` bytes. */
 export interface PgsizeSplit {
-  readonly pgsize: number;
-  readonly count: number;
+  pgsize: number;
+  count: number;
 }
 
 const MAX_BIT = 63;
+const TWO_32 = 2 ** 32;
 
 /** Bit `b` of a bitmap held as a safe-integer number (no 32-bit truncation). */
 const hasBit = (bitmap: number, b: number): boolean => Math.floor(bitmap / pow2(b)) % 2 === 1;
 
-/** `__ffs(x)`: index of the lowest set bit of an integer x ≥ 1. */
+/** Trailing zeros of a uint32 that is not 0. */
+const ctz32 = (x: number): number => 31 - Math.clz32(x & -x);
+
+/**
+ * `__ffs(x)`: index of the lowest set bit of an integer x ≥ 1. The value is split into exact 32-bit
+ * halves by division first, so no bit above 31 is lost.
+ */
 const lowestBit = (x: number): number => {
-  let b = 0;
-  while (!hasBit(x, b)) b++;
-  return b;
+  const lo = x % TWO_32;
+  return lo !== 0 ? ctz32(lo) : 32 + ctz32(Math.floor(x / TWO_32));
 };
 
 /**
@@ -26,11 +32,17 @@ const lowestBit = (x: number): number => {
  * loops, as `__iommu_map()` and `__iommu_unmap()` do).
  *
  * `pgsizeBitmap` is the domain's page-size bitmap as a number (bit n set = 2^n bytes supported); bits
- * above 31 are read exactly.
+ * above 31 are read exactly. Hot loops pass `out` to reuse one result object.
  * @throws RangeError when `size` is not a positive integer or no supported page size fits (the
  *   kernel's `BUG_ON(!pgsizes)`: the caller failed to check alignment to the smallest page size).
  */
-export const iommuPgsize = (pgsizeBitmap: number, iova: number, paddr: number, size: number): PgsizeSplit => {
+export const iommuPgsize = (
+  pgsizeBitmap: number,
+  iova: number,
+  paddr: number,
+  size: number,
+  out: PgsizeSplit = { pgsize: 0, count: 0 },
+): PgsizeSplit => {
   if (!Number.isSafeInteger(size) || size < 1) throw new RangeError(`iommu_pgsize: bad size ${size}`);
   const sizeBit = ilog2(size);
   const alignBit = Math.min(iova > 0 ? lowestBit(iova) : MAX_BIT, paddr > 0 ? lowestBit(paddr) : MAX_BIT);
@@ -53,5 +65,7 @@ export const iommuPgsize = (pgsizeBitmap: number, iova: number, paddr: number, s
       if (offset + next <= span) span = offset;
     }
   }
-  return { pgsize, count: Math.floor(span / pgsize) };
+  out.pgsize = pgsize;
+  out.count = Math.floor(span / pgsize);
+  return out;
 };
