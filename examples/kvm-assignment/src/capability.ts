@@ -1,7 +1,7 @@
 import { DmaDirection } from '@sharedbuf/dma-mapping';
+import { expectRefusal, type Refusal } from '@sharedbuf/example-kit';
 import { unwrap } from '@sharedbuf/platform';
 import type { KvmHost } from './guest.js';
-import { expectRefusal, type Refusal } from './refusal.js';
 
 /** The capability check on a device whose DMA ops cannot place IOVAs. */
 export interface CapabilityRun {

@@ -1,9 +1,9 @@
 import { DmaAttr, DmaDirection } from '@sharedbuf/dma-mapping';
+import type { Refusal } from '@sharedbuf/example-kit';
 import { type Device, unwrap } from '@sharedbuf/platform';
 import * as E from 'fp-ts/lib/Either.js';
 import type { KvmHost } from './guest.js';
 import { GuestDma, type ProbeResult, type ProbeSpec } from './probes.js';
-import type { Refusal } from './refusal.js';
 
 /** One assigned device's guest RAM, placed through the DMA API. */
 export interface FixedMappingDevice {

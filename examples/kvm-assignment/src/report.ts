@@ -1,5 +1,5 @@
+import { section, size, table } from '@sharedbuf/example-kit';
 import { hex } from '@sharedbuf/platform';
-import { section, size, table } from './format.js';
 import type { KvmAssignmentResult } from './index.js';
 import type { ProbeResult } from './probes.js';
 

@@ -1,6 +1,6 @@
+import { cpuWriteClean, deviceReadText } from '@sharedbuf/example-kit';
 import { IOMMU_READ, type IommuDomain, iommuMap } from '@sharedbuf/iommu';
 import { type Device, type KResult, unwrap } from '@sharedbuf/platform';
-import { cpuWriteClean, deviceReadText } from './device-io.js';
 import { PRIVATE_IOVA, READ_LENGTH } from './private-tables.js';
 import type { MsmSoc } from './soc.js';
 

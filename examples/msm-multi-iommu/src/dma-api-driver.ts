@@ -1,7 +1,7 @@
 import { DmaDirection, type DmaMapping, type DmaOpsKind } from '@sharedbuf/dma-mapping';
+import { deviceReadText } from '@sharedbuf/example-kit';
 import { type Device, type KResult, ok, unwrap } from '@sharedbuf/platform';
 import * as E from 'fp-ts/lib/Either.js';
-import { deviceReadText } from './device-io.js';
 
 /** What one call of the driver routine did on one device. */
 export interface DriverRun {

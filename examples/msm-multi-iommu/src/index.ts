@@ -1,3 +1,4 @@
+import { expectRefusal, type Refusal } from '@sharedbuf/example-kit';
 import { unwrap } from '@sharedbuf/platform';
 import { type SwitchStep, switchGpuTables } from './context-switch.js';
 import { type DriverRun, sendToDevice } from './dma-api-driver.js';
@@ -8,7 +9,6 @@ import {
   type PrivateTable,
   type WrongIommu,
 } from './private-tables.js';
-import { expectRefusal, type Refusal } from './refusal.js';
 import { buildMsmSoc, master } from './soc.js';
 
 export { formatMsmMultiIommuReport } from './report.js';

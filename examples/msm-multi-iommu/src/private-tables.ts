@@ -1,7 +1,6 @@
+import { cpuWriteClean, deviceReadText, expectRefusal, type Refusal } from '@sharedbuf/example-kit';
 import { IOMMU_READ, type IommuDomain, iommuMap } from '@sharedbuf/iommu';
 import { unwrap } from '@sharedbuf/platform';
-import { cpuWriteClean, deviceReadText } from './device-io.js';
-import { expectRefusal, type Refusal } from './refusal.js';
 import { type MsmSoc, master } from './soc.js';
 
 /** The IOVA every private table maps, so that the same address reaches a different page per IOMMU. */

@@ -1,5 +1,5 @@
+import { section, table } from '@sharedbuf/example-kit';
 import { hex } from '@sharedbuf/platform';
-import { section, table } from './format.js';
 import type { MsmMultiIommuResult } from './index.js';
 import { PRIVATE_IOVA } from './private-tables.js';
 

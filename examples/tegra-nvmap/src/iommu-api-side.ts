@@ -1,6 +1,6 @@
+import { cpuWriteClean, deviceReadText } from '@sharedbuf/example-kit';
 import { IOMMU_READ, IOMMU_WRITE, IovaDomain, iommuMap, lowestPgsize } from '@sharedbuf/iommu';
 import { unwrap } from '@sharedbuf/platform';
-import { cpuWriteClean, deviceReadText } from './device-io.js';
 import { type IovaLayoutEntry, overlaps, sortLayout } from './iova-layout.js';
 import { SMMU, type TegraSoc } from './soc.js';
 

@@ -1,10 +1,9 @@
 import { type DmaAllocation, DmaAttr, DmaDirection } from '@sharedbuf/dma-mapping';
+import { deviceReadText, expectRefusal, type Refusal } from '@sharedbuf/example-kit';
 import { lowestPgsize } from '@sharedbuf/iommu';
 import { type Device, type Platform, unwrap } from '@sharedbuf/platform';
-import { deviceReadText } from './device-io.js';
 import { coveredBy, type IovaLayoutEntry, overlaps, sortLayout } from './iova-layout.js';
 import { NvMap, type NvMapHandle } from './nvmap.js';
-import { expectRefusal, type Refusal } from './refusal.js';
 import type { TegraSoc } from './soc.js';
 
 const KiB = 1024;
