@@ -1,5 +1,5 @@
 import { DmaMapping, Swiotlb, type SwiotlbOptions } from '@sharedbuf/dma-mapping';
-import { IommuCore, type IommuHardware } from '@sharedbuf/iommu';
+import { IommuCore, type IommuHardware, pageAllocatorTables } from '@sharedbuf/iommu';
 import { type MachineConfig, Platform, type TraceRecorder, unwrap } from '@sharedbuf/platform';
 import { DmaBufCore } from './buffer/dma-buf-core.js';
 
@@ -37,10 +37,7 @@ export const createSystem = (config: SystemConfig = {}): SharedBufSystem => {
   const platform = new Platform(config.machine);
   const iommu = new IommuCore({
     memory: platform.memory,
-    tables: {
-      allocTable: () => platform.pages.allocPages(0, { zeroed: true }),
-      freeTable: (pfn) => unwrap(platform.pages.freePages(pfn, 0)),
-    },
+    tables: pageAllocatorTables(platform.pages),
   });
   for (const hw of config.iommus ?? []) unwrap(iommu.registerHardware(hw));
   const swiotlb = config.swiotlb === false ? undefined : new Swiotlb(platform, config.swiotlb ?? {});

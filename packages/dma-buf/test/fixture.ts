@@ -1,5 +1,5 @@
 import { DmaDirection, DmaMapping, type SgTable, Swiotlb, sgDmaSegments } from '@sharedbuf/dma-mapping';
-import { armSmmu, IommuCore } from '@sharedbuf/iommu';
+import { armSmmu, IommuCore, pageAllocatorTables } from '@sharedbuf/iommu';
 import { type Device, type DeviceConfig, Platform, unwrap } from '@sharedbuf/platform';
 import * as E from 'fp-ts/lib/Either.js';
 import { DmaBufCore } from '../src/index.js';
@@ -9,12 +9,7 @@ export const bufMachine = (opts: { swiotlb?: boolean } = {}) => {
   const platform = new Platform();
   const iommu = new IommuCore({
     memory: platform.memory,
-    tables: {
-      allocTable: () => platform.pages.allocPages(0, { zeroed: true }),
-      freeTable: (pfn) => {
-        unwrap(platform.pages.freePages(pfn, 0));
-      },
-    },
+    tables: pageAllocatorTables(platform.pages),
   });
   unwrap(iommu.registerHardware(armSmmu({ name: 'smmu0' })));
   const swiotlb = opts.swiotlb === false ? undefined : new Swiotlb(platform);

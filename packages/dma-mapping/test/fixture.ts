@@ -1,4 +1,4 @@
-import { armSmmu, IommuCore } from '@sharedbuf/iommu';
+import { armSmmu, IommuCore, pageAllocatorTables } from '@sharedbuf/iommu';
 import { type DeviceConfig, type MachineConfig, Platform, unwrap } from '@sharedbuf/platform';
 import { DmaMapping, type DmaMappingOptions } from '../src/index.js';
 
@@ -7,12 +7,7 @@ export const dmaMachine = (machine: Partial<MachineConfig> = {}, opts: Partial<D
   const platform = new Platform(machine);
   const iommu = new IommuCore({
     memory: platform.memory,
-    tables: {
-      allocTable: () => platform.pages.allocPages(0, { zeroed: true }),
-      freeTable: (pfn) => {
-        unwrap(platform.pages.freePages(pfn, 0));
-      },
-    },
+    tables: pageAllocatorTables(platform.pages),
   });
   unwrap(iommu.registerHardware(armSmmu({ name: 'smmu0' })));
   const dma = new DmaMapping({ platform, iommu, ...opts });

@@ -1,4 +1,4 @@
-import { armSmmu, IommuCore } from '@sharedbuf/iommu';
+import { armSmmu, IommuCore, pageAllocatorTables } from '@sharedbuf/iommu';
 import { Platform, unwrap } from '@sharedbuf/platform';
 import { expect, it } from 'vitest';
 import { DmaDirection, DmaMapping } from '../src/index.js';
@@ -9,10 +9,7 @@ it('the README example runs', () => {
   const platform = new Platform({ arch: 'armv7' });
   const iommu = new IommuCore({
     memory: platform.memory,
-    tables: {
-      allocTable: () => platform.pages.allocPages(0, { zeroed: true }),
-      freeTable: (pfn) => unwrap(platform.pages.freePages(pfn, 0)),
-    },
+    tables: pageAllocatorTables(platform.pages),
   });
   unwrap(iommu.registerHardware(armSmmu({ name: 'smmu0' })));
   // README:start

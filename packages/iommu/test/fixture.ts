@@ -1,18 +1,13 @@
 import { type Device, Platform, unwrap } from '@sharedbuf/platform';
 import * as E from 'fp-ts/lib/Either.js';
-import { armSmmu, IommuCore, msmIommu, nullIommu } from '../src/index.js';
+import { armSmmu, IommuCore, msmIommu, nullIommu, pageAllocatorTables } from '../src/index.js';
 
 /** A default machine with two SMMUs, an MSM System MMU, a null IOMMU and the IOMMU core. */
 export const machine = () => {
   const platform = new Platform();
   const iommu = new IommuCore({
     memory: platform.memory,
-    tables: {
-      allocTable: () => platform.pages.allocPages(0, { zeroed: true }),
-      freeTable: (pfn) => {
-        unwrap(platform.pages.freePages(pfn, 0));
-      },
-    },
+    tables: pageAllocatorTables(platform.pages),
   });
   unwrap(iommu.registerHardware(armSmmu({ name: 'smmu0' })));
   unwrap(iommu.registerHardware(armSmmu({ name: 'smmu1', contexts: 2 })));

@@ -1,6 +1,14 @@
 import { Platform, unwrap } from '@sharedbuf/platform';
 import { expect, it } from 'vitest';
-import { armSmmu, IOMMU_READ, IOMMU_WRITE, IommuCore, iommuIovaToPhys, iommuMap } from '../src/index.js';
+import {
+  armSmmu,
+  IOMMU_READ,
+  IOMMU_WRITE,
+  IommuCore,
+  iommuIovaToPhys,
+  iommuMap,
+  pageAllocatorTables,
+} from '../src/index.js';
 
 // The example in README.md: property-tests/test/readme-examples.spec.ts checks that the README
 // shows exactly the code between the markers.
@@ -9,10 +17,7 @@ it('the README example runs', () => {
   const platform = new Platform();
   const iommu = new IommuCore({
     memory: platform.memory, // IO page tables live in simulated RAM
-    tables: {
-      allocTable: () => platform.pages.allocPages(0, { zeroed: true }),
-      freeTable: (pfn) => unwrap(platform.pages.freePages(pfn, 0)),
-    },
+    tables: pageAllocatorTables(platform.pages),
   });
   unwrap(iommu.registerHardware(armSmmu({ name: 'smmu0' })));
   const gpu = unwrap(platform.devices.add({ name: 'gpu', dmaMask: 48 }));

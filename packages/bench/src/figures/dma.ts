@@ -5,7 +5,14 @@ import {
   SgTable,
   sgAllocTableFromPages,
 } from '@sharedbuf/dma-mapping';
-import { armSmmu, IOMMU_READ, IommuCore, type IommuDomain, iommuMap } from '@sharedbuf/iommu';
+import {
+  armSmmu,
+  IOMMU_READ,
+  IommuCore,
+  type IommuDomain,
+  iommuMap,
+  pageAllocatorTables,
+} from '@sharedbuf/iommu';
 import { DEFAULT_MACHINE, type Device, Platform, unwrap } from '@sharedbuf/platform';
 import {
   type BenchContext,
@@ -36,12 +43,7 @@ const benchMachine = (carveout = 0) => {
   const platform = new Platform(carveout === 0 ? {} : { carveouts: [...DEFAULT_MACHINE.carveouts, extra] });
   const iommu = new IommuCore({
     memory: platform.memory,
-    tables: {
-      allocTable: () => platform.pages.allocPages(0, { zeroed: true }),
-      freeTable: (pfn) => {
-        unwrap(platform.pages.freePages(pfn, 0));
-      },
-    },
+    tables: pageAllocatorTables(platform.pages),
   });
   unwrap(iommu.registerHardware(armSmmu({ name: 'smmu0' })));
   let streamId = 0;

@@ -1,6 +1,7 @@
 export { armLpaeProtToPte } from './arm-lpae-pte.js';
 export { ARM_LPAE_S1_ADDR_BITS, ARM_LPAE_S1_PGSIZE_BITMAP, ArmLpaeS1Pgtable } from './arm-lpae-s1.js';
 export { iommuPgsize, type PgsizeSplit } from './iommu-pgsize.js';
+export { pageAllocatorTables } from './page-allocator-tables.js';
 export {
   IOMMU_CACHE,
   IOMMU_MMIO,
