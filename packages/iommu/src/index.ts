@@ -1,12 +1,12 @@
 export * from './core/domain-map.js';
+export { DomainTlb } from './core/domain-tlb.js';
 export type { DomainType } from './core/domain-type.js';
 export { isPagingDomainType } from './core/domain-type.js';
-export { DomainTlb } from './core/domain-tlb.js';
+export { type DomainAllocOptions, IommuCore, type IommuDeps, type ProbeOptions } from './core/iommu-core.js';
 export type { DomainGeometry } from './core/iommu-domain.js';
 export { IommuDomain } from './core/iommu-domain.js';
 export type { IommuEvents } from './core/iommu-events.js';
 export type { IommuFault, IommuFaultHandler, IommuFaultReason } from './core/iommu-fault.js';
-export { IommuCore, type DomainAllocOptions, type IommuDeps, type ProbeOptions } from './core/iommu-core.js';
 export { IommuGroup } from './core/iommu-group.js';
 export { IommuInstance } from './core/iommu-instance.js';
 export { IommuSva, type SvaHandle } from './core/iommu-sva.js';

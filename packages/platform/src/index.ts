@@ -1,3 +1,5 @@
+export * from './alloc/index.js';
+export * from './cache/index.js';
 export * from './core/address.js';
 export * from './core/clock.js';
 export * from './core/dma-mask.js';
@@ -6,10 +8,8 @@ export * from './core/event-bus.js';
 export * from './core/kernel-error.js';
 export * from './core/rng.js';
 export * from './core/trace-recorder.js';
+export * from './device/index.js';
+export * from './machine/index.js';
 export * from './memory/physical-memory.js';
 export type * from './memory/ram-bank.js';
 export * from './mm/index.js';
-export * from './cache/index.js';
-export * from './device/index.js';
-export * from './alloc/index.js';
-export * from './machine/index.js';

@@ -76,7 +76,7 @@ const allocate = (
   const iommu = dma.getDmaOps(dev).kind === 'iommu';
   const pages = iommu ? iommuPages(dma, size, attrs) : directPages(dma, dev, size);
   if (E.isLeft(pages)) return pages;
-  const placed = iommu ? mapThroughIommu(dma, dev, size, pages.right) : directAddress(dma, dev, pages.right);
+  const placed = iommu ? mapThroughIommu(dma, dev, size, pages.right) : directAddress(dev, pages.right);
   if (E.isLeft(placed)) {
     freeGathered(dma.platform, pages.right);
     return placed;
@@ -123,7 +123,7 @@ const iommuPages = (dma: DmaMapping, size: number, attrs: number): KResult<Gathe
     ? allocContiguous(dma.platform, size, Number.MAX_SAFE_INTEGER)
     : allocScattered(dma.platform, size, hasAttr(attrs, DmaAttr.ALLOC_SINGLE_PAGES));
 
-const directAddress = (dma: DmaMapping, dev: Device, pages: GatheredPages): KResult<number> => {
+const directAddress = (dev: Device, pages: GatheredPages): KResult<number> => {
   const c = pages.chunks[0]!;
   const addr = c.phys - dev.dmaRangeOffset;
   if (addr < 0 || addr + c.length - 1 > coherentLimit(dev)) {
