@@ -154,10 +154,13 @@ export class DmaMapping {
   /**
    * `dma_map_sgtable`: maps every entry; IOMMU-backed ops merge DMA-contiguous entries into fewer
    * segments within the device's `dma_parms`. Errors as the ops (EIO unreachable, ENOMEM no IOVA).
+   * `iovaAlign` is the model's extension for exporters honouring an attacher's alignment: an
+   * IOMMU-backed mapping then starts on a multiple of it (ignored by direct ops, whose addresses
+   * are the pages').
    */
-  dmaMapSgtable(dev: Device, sgt: SgTable, dir: DmaDirection, attrs = 0): KResult<void> {
+  dmaMapSgtable(dev: Device, sgt: SgTable, dir: DmaDirection, attrs = 0, iovaAlign = 0): KResult<void> {
     const ops = this.getDmaOps(dev);
-    const r = this.run(() => ops.mapSg(dev, sgt, dir, attrs));
+    const r = this.run(() => ops.mapSg(dev, sgt, dir, attrs, iovaAlign));
     if (E.isLeft(r)) return r;
     this.seen.set(dev.name, dev);
     if (this.debug.enabled)

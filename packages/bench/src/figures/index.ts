@@ -1,6 +1,7 @@
 import type { FigureSet } from '../harness.js';
 import { bootFigures } from './boot.js';
 import { dmaFigures } from './dma.js';
+import { dmabufFigures } from './dmabuf.js';
 import { iovaFigures } from './iova.js';
 import { pageAllocFigures } from './page-alloc.js';
 import { pgtableFigures } from './pgtable.js';
@@ -14,4 +15,5 @@ export const figureSets: readonly FigureSet[] = [
   iovaFigures,
   pgtableFigures,
   dmaFigures,
+  dmabufFigures,
 ];

@@ -1,15 +1,11 @@
-import type { DmaMapping } from '@sharedbuf/dma-mapping';
+import { PAGE_SIZE } from '@sharedbuf/platform';
 import {
   type AttacherConstraints,
   type AttachmentPath,
-  boundaryWindow,
-  type DmaSegment,
-  entrySize,
   type PhysRun,
   type SatisfiesResult,
   satisfies,
   segmentsForAttachment,
-  splitInto,
 } from '../constraints/index.js';
 
 /**
@@ -20,26 +16,35 @@ import {
 export const backingFits = (
   runs: readonly PhysRun[],
   c: AttacherConstraints,
-  canBounce: boolean,
+  bouncePool: number | undefined,
+  forcedBounce: boolean,
 ): SatisfiesResult => {
+  if (forcedBounce && bouncePool !== undefined) return bouncedFits(runs, c, bouncePool);
   const path: AttachmentPath = c.behindIommu ? { kind: 'iommu', iova: 0 } : { kind: 'direct' };
   const verdict = satisfies(segmentsForAttachment(runs, c, path), c);
-  if (!verdict.ok && verdict.field === 'dmaLimit' && c.acceptsBounce && canBounce) return { ok: true };
+  if (!verdict.ok && verdict.field === 'dmaLimit' && c.acceptsBounce && bouncePool !== undefined) {
+    return bouncedFits(runs, c, bouncePool);
+  }
   return verdict;
 };
 
+/** swiotlb promises at most page alignment, whatever slots are free (swiotlb_search_pool_area). */
+const bouncedFits = (runs: readonly PhysRun[], c: AttacherConstraints, pool: number): SatisfiesResult =>
+  c.alignment > PAGE_SIZE
+    ? {
+        ok: false,
+        field: 'alignment',
+        message: `${c.attacher} needs ${c.alignment}-byte alignment, more than a bounce buffer promises`,
+      }
+    : satisfies(segmentsForAttachment(runs, c, { kind: 'bounce', poolAddress: pool }), c);
+
 /**
- * The CPU-side entries an exporter builds for one attachment (`map_dma_buf`): the backing's runs cut
- * at the attacher's max segment size and boundary windows, so the DMA layer never has to split.
+ * Whether the DMA layer will bounce this attachment's mapping of `runs`: forced bouncing, or a
+ * device without an IOMMU that cannot reach some of the pages (`dma_capable` fails).
  */
-export const piecesFor = (
+export const willBounce = (
   runs: readonly PhysRun[],
   c: AttacherConstraints,
-): { phys: number; length: number }[] => {
-  const out: DmaSegment[] = [];
-  for (const r of runs) splitInto(r.phys, r.length, entrySize(c), boundaryWindow(c), out);
-  return out.map((s) => ({ phys: s.dmaAddress, length: s.length }));
-};
-
-/** Whether the machine's DMA API can bounce (it has a swiotlb pool). */
-export const hasBouncePool = (dma: DmaMapping): boolean => dma.options.swiotlb !== undefined;
+  forcedBounce: boolean,
+): boolean =>
+  forcedBounce || (!c.behindIommu && runs.some((r) => r.phys - c.dmaRangeOffset + r.length - 1 > c.dmaLimit));

@@ -23,8 +23,8 @@ export interface DmaBufContext {
   readonly dma: DmaMapping;
   readonly heaps: HeapSource;
   readonly bus: EventBus<DmaBufEvents>;
-  /** The machine has a swiotlb pool, so a device that accepts bouncing may be bounced. */
-  readonly canBounce: boolean;
+  /** Physical start of the swiotlb pool (a device that accepts bouncing may be bounced), if any. */
+  readonly bouncePool: number | undefined;
   readonly planOptions: PlanOptions;
   /** The constraints a device implies, tightened by the caller's extras. */
   constraintsFor(device: Device, extras: ConstraintExtras | undefined): AttacherConstraints;

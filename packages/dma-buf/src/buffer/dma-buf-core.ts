@@ -79,7 +79,7 @@ export class DmaBufCore {
       dma,
       heaps,
       bus: this.bus,
-      canBounce: swiotlb !== undefined,
+      bouncePool: swiotlb?.start,
       planOptions,
       constraintsFor: (device, extras) => this.constraintsFor(device, extras),
       exporterConstraints: (o) =>

@@ -1,4 +1,11 @@
-import { CpuView, DmaAttr, DmaDirection, type SgTable, sgAllocTableFromRanges } from '@sharedbuf/dma-mapping';
+import {
+  CpuView,
+  DmaAttr,
+  DmaDirection,
+  type SgTable,
+  sgAllocTableFromRanges,
+  sgDmaSegments,
+} from '@sharedbuf/dma-mapping';
 import {
   type Device,
   fail,
@@ -13,6 +20,7 @@ import {
 import * as E from 'fp-ts/lib/Either.js';
 import {
   type AttacherConstraints,
+  attachmentEntries,
   type BackingPlan,
   type CombinedConstraints,
   type ConflictCertificate,
@@ -21,10 +29,11 @@ import {
   combineConstraints,
   explainConstraints,
   planBacking,
+  satisfies,
 } from '../constraints/index.js';
 import type { Backing } from '../heaps/index.js';
 import { type DmaResv, DmaResvUsage } from '../resv/index.js';
-import { backingFits, piecesFor } from './backing-fit.js';
+import { backingFits, willBounce } from './backing-fit.js';
 import { DmaBufAttachment } from './dma-buf-attachment.js';
 import type { DmaBufContext } from './dma-buf-context.js';
 import type { DmaBufImporterOps } from './importer.js';
@@ -162,7 +171,7 @@ export class DmaBuf {
     const att = new DmaBufAttachment(this.nextAttachment, device, c, opts.importer, opts.peer2peer ?? false);
     const late = this.current !== undefined;
     if (late) {
-      const fit = backingFits(this.current!.backing.runs, c, this.ctx.canBounce);
+      const fit = backingFits(this.current!.backing.runs, c, this.ctx.bouncePool, this.forcedBounce(device));
       if (!fit.ok) {
         const moved = this.migrateFor(att, fit.field, fit.message);
         if (E.isLeft(moved)) return moved;
@@ -171,13 +180,15 @@ export class DmaBuf {
     this.nextAttachment += 1;
     this.set.add(c);
     this.attached.push(att);
-    this.ctx.bus.emit('attach', {
-      buf: this.id,
-      device: device.name,
-      dynamic: att.dynamic,
-      late,
-      constraints: this.explain(),
-    });
+    if (this.ctx.bus.active) {
+      this.ctx.bus.emit('attach', {
+        buf: this.id,
+        device: device.name,
+        dynamic: att.dynamic,
+        late,
+        constraints: this.explain(),
+      });
+    }
     return ok(att);
   }
 
@@ -189,7 +200,9 @@ export class DmaBuf {
     att.detached = true;
     this.attached.splice(this.attached.indexOf(att), 1);
     this.set.remove(att.constraints);
-    this.ctx.bus.emit('detach', { buf: this.id, device: att.device.name, constraints: this.explain() });
+    if (this.ctx.bus.active) {
+      this.ctx.bus.emit('detach', { buf: this.id, device: att.device.name, constraints: this.explain() });
+    }
     return OK;
   }
 
@@ -215,14 +228,15 @@ export class DmaBuf {
       });
       return ok(att.sgt);
     }
+    const fresh = this.current === undefined;
     const backing = this.ensureBacking();
     if (E.isLeft(backing)) return backing;
-    const sgt = sgAllocTableFromRanges(undefined, piecesFor(backing.right.runs, att.constraints));
-    if (E.isLeft(sgt)) return sgt;
-    // Mapped without CPU sync, as drm_gem_map_dma_buf does: cache maintenance for dma-bufs belongs to
-    // begin/end_cpu_access, and several devices may map the same lines at once.
-    const mapped = this.ctx.dma.dmaMapSgtable(att.device, sgt.right, dir, DmaAttr.SKIP_CPU_SYNC);
-    if (E.isLeft(mapped)) return mapped;
+    const mapped = this.mapFor(att, backing.right, dir);
+    if (E.isLeft(mapped)) {
+      if (fresh) this.dropBacking(); // a refused first map leaves the buffer unallocated, as before
+      return mapped;
+    }
+    const sgt = mapped;
     att.sgt = sgt.right;
     att.dir = dir;
     att.pinned = !att.dynamic;
@@ -250,6 +264,44 @@ export class DmaBuf {
     this.dropMapping(att);
     this.ctx.bus.emit('unmap', { buf: this.id, device: att.device.name, dir });
     return OK;
+  }
+
+  /**
+   * Builds and maps one attachment's table: entries cut for its path, mapped without CPU sync and
+   * then synced for the device (the data reaches it; DMA debug does not mistake several devices
+   * sharing the lines for overlapping streaming maps), an IOMMU mapping starting on the attacher's
+   * alignment. A table that would break the attacher's constraints is never handed out.
+   */
+  private mapFor(att: DmaBufAttachment, backing: Backing, dir: DmaDirection): KResult<SgTable> {
+    const { dma } = this.ctx;
+    const c = att.constraints;
+    const bounced = willBounce(backing.runs, c, this.forcedBounce(att.device));
+    const path = c.behindIommu ? 'iommu' : bounced ? 'bounce' : 'direct';
+    const sgt = sgAllocTableFromRanges(undefined, attachmentEntries(backing.runs, c, path));
+    if (E.isLeft(sgt)) return sgt;
+    const mapped = dma.dmaMapSgtable(att.device, sgt.right, dir, DmaAttr.SKIP_CPU_SYNC, c.alignment);
+    if (E.isLeft(mapped)) return mapped;
+    const verdict = satisfies(sgDmaSegments(sgt.right), c);
+    const synced = verdict.ok ? dma.dmaSyncSgtableForDevice(att.device, sgt.right, dir) : E.right(undefined);
+    if (!verdict.ok || E.isLeft(synced)) {
+      dma.dmaUnmapSgtable(att.device, sgt.right, dir, DmaAttr.SKIP_CPU_SYNC);
+      if (E.isLeft(synced)) return synced;
+      return fail(
+        'EINVAL',
+        `${att.device.name}: the mapping would break its ${verdict.ok ? '' : verdict.field} constraint: ${verdict.ok ? '' : verdict.message}`,
+        {
+          device: att.device.name,
+          field: verdict.ok ? null : verdict.field,
+        },
+      );
+    }
+    return sgt;
+  }
+
+  /** Frees the backing (nobody has it mapped): the buffer is unallocated again. */
+  private dropBacking(): void {
+    unwrap(this.current!.backing.free());
+    this.current = undefined;
   }
 
   /** Whether `sgt` was invalidated by a migration (its addresses no longer reach the buffer). */
@@ -315,7 +367,7 @@ export class DmaBuf {
     if (E.isLeft(backing)) return backing;
     const synced: string[] = [];
     for (const att of this.attached) {
-      if (att.sgt === undefined || att.device.coherent) continue;
+      if (att.sgt === undefined) continue; // coherent devices still need their bounce copies synced
       const r =
         op === 'begin'
           ? this.ctx.dma.dmaSyncSgtableForCpu(att.device, att.sgt, att.dir!)
@@ -418,7 +470,7 @@ export class DmaBuf {
     this.current = { backing: fresh.right, plan: planned.right };
     for (const a of this.attached) {
       if (a.sgt === undefined) continue;
-      this.dropMapping(a);
+      this.dropMapping(a, DmaAttr.SKIP_CPU_SYNC);
       this.ctx.bus.emit('move-notify', { buf: this.id, device: a.device.name });
       a.importer?.moveNotify(a);
     }
@@ -442,6 +494,11 @@ export class DmaBuf {
   private awaitIdle(): boolean {
     if (this.resv.testSignaled(DmaResvUsage.BOOKKEEP)) return true;
     return this.resv.waitTimeout(DmaResvUsage.BOOKKEEP, MIGRATION_WAIT_NS) > 0;
+  }
+
+  /** The DMA API bounces every mapping of this device (`is_swiotlb_force_bounce`). */
+  private forcedBounce(device: Device): boolean {
+    return this.ctx.dma.opsKind(device) === 'swiotlb';
   }
 
   /** Why the backing cannot move now, or undefined when it can. */
@@ -472,9 +529,10 @@ export class DmaBuf {
     return fail('EBUSY', message, { certificate });
   }
 
-  private dropMapping(att: DmaBufAttachment): void {
+  /** Unmaps an attachment's table: handing it back to the CPU (`attrs` 0) or, when the data has moved, without sync. */
+  private dropMapping(att: DmaBufAttachment, attrs = 0): void {
     const sgt = att.sgt!;
-    this.ctx.dma.dmaUnmapSgtable(att.device, sgt, att.dir!, DmaAttr.SKIP_CPU_SYNC);
+    this.ctx.dma.dmaUnmapSgtable(att.device, sgt, att.dir!, attrs);
     this.invalidated.add(sgt);
     att.sgt = undefined;
     att.dir = undefined;

@@ -25,8 +25,16 @@ export const checkSync = (state: DebugState, ref: EntryRef, toCpu: boolean): voi
     state.report('sync-outside-range', ref.dev.name, M.syncOutsideRange(e.devAddr, e.size, reach), detail);
   }
   checkSyncDirection(state, ref, e, toCpu);
-  transferOwnership(state, e, ref.devAddr, ref.size, toCpu);
+  const found = e;
+  // The kernel cannot tell identical mappings apart (same device, address, size and direction:
+  // e.g. two attachments of one device to one dma-buf), so a sync hands all of them over.
+  for (const twin of state.table.entries(ref.dev)) {
+    if (twin === found || isTwin(twin, found)) transferOwnership(state, twin, ref.devAddr, ref.size, toCpu);
+  }
 };
+
+const isTwin = (a: TrackedEntry, b: TrackedEntry): boolean =>
+  a.devAddr === b.devAddr && a.size === b.size && a.direction === b.direction && a.type === b.type;
 
 /** The direction and sg-count checks of `check_sync()`; a BIDIRECTIONAL mapping skips them all. */
 const checkSyncDirection = (state: DebugState, ref: EntryRef, e: TrackedEntry, toCpu: boolean): void => {

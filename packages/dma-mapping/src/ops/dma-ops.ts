@@ -15,8 +15,11 @@ export interface DmaMapOps {
   mapPhys(dev: Device, phys: number, size: number, dir: DmaDirection, attrs: number): KResult<number>;
   /** `unmap_phys`/`unmap_page`. EINVAL when `dma` is not a live mapping (nothing changes). */
   unmapPhys(dev: Device, dma: number, size: number, dir: DmaDirection, attrs: number): KResult<void>;
-  /** `map_sg`: fills the table's DMA side and `nents`. */
-  mapSg(dev: Device, sgt: SgTable, dir: DmaDirection, attrs: number): KResult<void>;
+  /**
+   * `map_sg`: fills the table's DMA side and `nents`. `iovaAlign` (IOMMU ops only, a model
+   * extension) asks for a start address aligned to it.
+   */
+  mapSg(dev: Device, sgt: SgTable, dir: DmaDirection, attrs: number, iovaAlign?: number): KResult<void>;
   /** `unmap_sg`. */
   unmapSg(dev: Device, sgt: SgTable, dir: DmaDirection, attrs: number): KResult<void>;
   /** `sync_single_for_cpu`: the CPU takes (part of) a mapping back. */

@@ -16,6 +16,7 @@ import { type Device, dmaDirectLimit, fail, hex, type KResult, ok, type Platform
 import * as E from 'fp-ts/lib/Either.js';
 import { DmaAttr, hasAttr } from '../attrs.js';
 import { DmaDirection } from '../debug/direction.js';
+import { layoutIommuSg } from '../scatterlist/iommu-sg-layout.js';
 import { mergeDmaSegments } from '../scatterlist/merge-dma-segments.js';
 import type { SgTable } from '../scatterlist/sg-table.js';
 import { archSyncForCpu, archSyncForDevice } from './arch-sync.js';
@@ -92,29 +93,20 @@ export class IommuOps implements DmaMapOps {
     return OK;
   }
 
-  mapSg(dev: Device, sgt: SgTable, dir: DmaDirection, attrs: number): KResult<void> {
+  mapSg(dev: Device, sgt: SgTable, dir: DmaDirection, attrs: number, iovaAlign = 0): KResult<void> {
     const domain = this.domain(dev);
     if (E.isLeft(domain)) return domain;
     const d = domain.right;
     const granule = lowestPgsize(d.pgsizeBitmap);
     const mask = dev.dmaParms.segmentBoundaryMask;
-    const sync = !dev.coherent && !hasAttr(attrs, DmaAttr.SKIP_CPU_SYNC);
-    // Lay the segments out (iommu_dma_map_sg): each takes its granule-aligned span; a segment that
-    // would cross the boundary is preceded by padding so it starts on one.
-    let iovaLen = 0;
-    for (let i = 0; i < sgt.origNents; i++) {
-      const off = sgt.phys(i) % granule;
-      const span = alignUp(sgt.length(i) + off, granule);
-      const padLen = (mask + 1 - (iovaLen % (mask + 1))) % (mask + 1);
-      if (padLen !== 0 && padLen < span) iovaLen += padLen;
-      sgt.setDma(i, iovaLen + off, sgt.length(i)); // offset within the allocation, for now
-      iovaLen += span;
-      if (sync) {
+    if (!dev.coherent && !hasAttr(attrs, DmaAttr.SKIP_CPU_SYNC)) {
+      for (let i = 0; i < sgt.origNents; i++) {
         const r = archSyncForDevice(this.platform.arch, this.platform.cache, sgt.phys(i), sgt.length(i), dir);
         if (E.isLeft(r)) return r;
       }
     }
-    const iova = this.allocIova(dev, d, iovaLen);
+    const iovaLen = layoutIommuSg(sgt, granule, mask);
+    const iova = this.allocIova(dev, d, iovaLen, iovaAlign);
     if (E.isLeft(iova)) return iova;
     const prot = dmaInfoToProt(dir, dev.coherent, attrs);
     for (let i = 0; i < sgt.origNents; i++) {
@@ -185,12 +177,14 @@ export class IommuOps implements DmaMapOps {
 
   /**
    * `iommu_dma_alloc_iova`: below min(dma mask, bus limit, aperture end); PCI devices try below
-   * 4 GiB first (single-address-cycle addresses). Size-aligned, as `alloc_iova_fast`.
+   * 4 GiB first (single-address-cycle addresses). Size-aligned, as `alloc_iova_fast`. `align` is the
+   * model's extension for dma-buf attachers that need a start alignment larger than the mapping:
+   * the allocation is widened to it, and its size alignment does the rest.
    */
-  allocIova(dev: Device, d: IommuDomain, len: number): KResult<number> {
+  allocIova(dev: Device, d: IommuDomain, len: number, align = 0): KResult<number> {
     const granule = lowestPgsize(d.pgsizeBitmap);
     const limit = Math.min(dmaDirectLimit(dev), d.geometry.apertureEnd);
-    const pages = len / granule;
+    const pages = Math.max(len, align) / granule;
     if (limit > DMA_BIT_MASK_32 && dev.bus === 'pci') {
       const low = d.iovad!.allocIovaFast(pages, Math.floor(DMA_BIT_MASK_32 / granule), false);
       if (E.isRight(low)) return ok(low.right * granule);

@@ -1,6 +1,6 @@
 import { fail, hex, ilog2, type KResult, ok, pow2 } from '@sharedbuf/platform';
 import { IOVA_RANGE_CACHE_MAX_SIZE, IovaRcache } from './iova-rcache.js';
-import { IOVA_ANCHOR, IovaTree, NIL } from './iova-tree.js';
+import { DEFAULT_IOVA_TREE_LAYOUT, IOVA_ANCHOR, IovaTree, type IovaTreeLayout, NIL } from './iova-tree.js';
 
 /** What {@link IovaDomain.allocIovaPfn} returns when it allocates nothing (Linux returns NULL or 0). */
 export const IOVA_ALLOC_FAILED = -1;
@@ -43,8 +43,9 @@ const isPfn = (x: number): boolean => Number.isSafeInteger(x) && x >= 0;
  * `drivers/iommu/iova.c`. Ranges are counted in granules (IOVA page frames, "pfns"). Allocation is
  * top-down and places every range exactly where Linux would: from the cached node (`cached_node`, or
  * `cached32_node` for limits at or below the 32-bit boundary), then once more from the limit, with
- * the `max32_alloc_size` fast refusal for 32-bit limits. The search itself runs in logarithmic time
- * (see `IovaTree`), not by Linux's predecessor walk.
+ * the `max32_alloc_size` fast refusal for 32-bit limits. The place is found without Linux's
+ * predecessor-by-predecessor walk, by skipping whole blocks of ranges that cannot take the request
+ * (see `IovaTree`).
  *
  * Extensions Linux never merged, from the 2012 Tegra proposal (seed 004): {@link allocIovaAt} places
  * a range at a caller-chosen pfn, and `startPfn` may be 0, making pfn 0 allocatable.
@@ -67,7 +68,7 @@ export class IovaDomain {
    */
   readonly maxPfn: number;
 
-  private readonly tree = new IovaTree();
+  private readonly tree: IovaTree;
   private readonly rcache: IovaRcache;
   /** `cached_node` and `cached32_node`, each held by its range's first pfn (the anchor's is IOVA_ANCHOR). */
   private cachedNode = IOVA_ANCHOR;
@@ -78,9 +79,10 @@ export class IovaDomain {
   /**
    * `init_iova_domain(iovad, granule, start_pfn)`. Throws a RangeError when the granule is not a
    * power of two of at least 512 bytes or `startPfn` is not a non-negative integer: that is a set-up
-   * bug, as the kernel's `BUG_ON`.
+   * bug, as the kernel's `BUG_ON`. `layout` sizes the blocks of the range store; it changes speed,
+   * never placement, and the default suits every use.
    */
-  constructor(granule: number, startPfn: number) {
+  constructor(granule: number, startPfn: number, layout: IovaTreeLayout = DEFAULT_IOVA_TREE_LAYOUT) {
     if (!Number.isSafeInteger(granule) || granule < MIN_GRANULE || pow2(ilog2(granule)) !== granule) {
       throw new RangeError(`init_iova_domain: granule ${granule} is not a power of two ≥ ${MIN_GRANULE}`);
     }
@@ -93,6 +95,7 @@ export class IovaDomain {
     this.startPfn = startPfn;
     this.dma32BitPfn = pow2(32 - this.iovaShift);
     this.max32 = this.dma32BitPfn;
+    this.tree = new IovaTree(layout);
     this.rcache = new IovaRcache((pfn) => this.releaseCached(pfn));
   }
 
@@ -160,9 +163,13 @@ export class IovaDomain {
     if (!isPfn(pfn)) return fail('EINVAL', `free_iova: ${pfn} is not a page frame number`, { pfn });
     const n = this.tree.find(pfn);
     if (n === NIL) {
-      return fail('ENOENT', `free_iova: no IOVA range contains pfn ${hex(pfn)}; it was never allocated or is already free`, {
-        pfn,
-      });
+      return fail(
+        'ENOENT',
+        `free_iova: no IOVA range contains pfn ${hex(pfn)}; it was never allocated or is already free`,
+        {
+          pfn,
+        },
+      );
     }
     if (this.tree.isParked(n)) return this.parkedError('free_iova', n);
     this.freeNode(n);
@@ -174,6 +181,10 @@ export class IovaDomain {
    * overlaps existing ranges grows them (each overlapped range is extended down to the reservation, or
    * to the range before it) and only the uncovered top is inserted as a new range; the range returned
    * is the one that ends the reservation. Cached nodes and `max32AllocSize` are untouched.
+   *
+   * Ranges parked in the rcaches are free to their callers, so a reservation over one first flushes
+   * the rcaches (Linux reserves before any allocation and never meets this case; merging into a
+   * parked range would later hand out part of the reservation).
    *
    * Errors: EINVAL when a bound is not a pfn of the domain (Linux's `WARN_ON` on nonsensical pfns) or
    * `pfnLo > pfnHi` (which Linux does not check).
@@ -187,6 +198,7 @@ export class IovaDomain {
       );
     }
     const t = this.tree;
+    if (this.overlapsParked(pfnLo, pfnHi)) this.rcache.flush();
     let lo = pfnLo;
     let n = t.firstEndingAt(lo);
     for (let hi = t.pfnHi(n); lo <= hi && pfnHi >= n; hi = t.pfnHi(n)) {
@@ -213,7 +225,10 @@ export class IovaDomain {
    */
   allocIovaAt(pfnLo: number, size: number): KResult<number> {
     if (!Number.isSafeInteger(size) || size < 1 || !isPfn(pfnLo)) {
-      return fail('EINVAL', `iova_alloc_at: size ${size} at pfn ${pfnLo} is not a valid request`, { pfnLo, size });
+      return fail('EINVAL', `iova_alloc_at: size ${size} at pfn ${pfnLo} is not a valid request`, {
+        pfnLo,
+        size,
+      });
     }
     const pfnHi = pfnLo + size - 1;
     if (pfnLo < this.startPfn || pfnHi > this.maxPfn) {
@@ -286,7 +301,10 @@ export class IovaDomain {
    */
   freeIovaFast(pfn: number, size: number): KResult<void> {
     if (!isPfn(pfn) || !Number.isSafeInteger(size) || size < 1) {
-      return fail('EINVAL', `free_iova_fast: size ${size} at pfn ${pfn} is not a valid request`, { pfn, size });
+      return fail('EINVAL', `free_iova_fast: size ${size} at pfn ${pfn} is not a valid request`, {
+        pfn,
+        size,
+      });
     }
     const t = this.tree;
     const n = t.find(pfn);
@@ -383,12 +401,20 @@ export class IovaDomain {
    * by first pfn, which is what Linux compares them by.
    */
   private freeNode(lo: number): void {
-    const hi = this.tree.pfnHi(lo);
     const next = this.tree.erase(lo);
+    const hi = this.tree.erasedHi;
     const dma32 = this.dma32BitPfn;
     if (lo === this.cached32Node || (hi < dma32 && lo >= this.cached32Node)) this.cached32Node = next;
     if (lo < dma32) this.max32 = dma32;
     if (lo >= this.cachedNode) this.cachedNode = next;
+  }
+
+  /** True when a range parked in an rcache overlaps `[pfnLo, pfnHi]`. */
+  private overlapsParked(pfnLo: number, pfnHi: number): boolean {
+    for (let n = this.tree.firstEndingAt(pfnLo); n <= pfnHi; n = this.tree.next(n)) {
+      if (this.tree.isParked(n)) return true;
+    }
+    return false;
   }
 
   /** Extends a range down to `pfnLo` for reserve_iova, keeping the cached nodes on it; returns its new handle. */
@@ -421,7 +447,10 @@ export class IovaDomain {
   }
 
   private refusedInvalid(size: number, limitPfn: number): KResult<never> {
-    return fail('EINVAL', `alloc_iova: size ${size} below limit ${limitPfn} is not a valid request`, { size, limitPfn });
+    return fail('EINVAL', `alloc_iova: size ${size} below limit ${limitPfn} is not a valid request`, {
+      size,
+      limitPfn,
+    });
   }
 
   private refused(size: number, limitPfn: number, sizeAligned: boolean): KResult<never> {
@@ -430,7 +459,7 @@ export class IovaDomain {
     const largestFree = this.largestFreeRange(limitPfn);
     const what = `${size} page${size === 1 ? '' : 's'}${sizeAligned ? ' (size-aligned)' : ''}`;
     const why = fastRefusal
-      ? `an allocation of ${this.max32} pages already failed below the 32-bit boundary and nothing there has been freed since (max32_alloc_size)`
+      ? `an allocation of ${this.max32} page${this.max32 === 1 ? '' : 's'} already failed below the 32-bit boundary and nothing there has been freed since (max32_alloc_size)`
       : `the largest free run there is ${largestFree} pages`;
     return fail('ENOMEM', `alloc_iova: no room for ${what} at or below pfn ${hex(limitPfn)}: ${why}`, {
       size,

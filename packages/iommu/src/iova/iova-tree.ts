@@ -1,4 +1,4 @@
-import { ilog2, pow2 } from '@sharedbuf/platform';
+import { ilog2, isPow2, pow2 } from '@sharedbuf/platform';
 import { PfnIndex } from './pfn-index.js';
 
 /**
@@ -6,20 +6,21 @@ import { PfnIndex } from './pfn-index.js';
  * red-black tree `iova_domain.rbroot` of `drivers/iommu/iova.c`.
  *
  * Linux finds a free place by walking predecessor nodes one by one, each a pointer chase. Here the
- * ranges sit in address order in blocks of up to {@link BLOCK_ENTRIES} consecutive entries (a B+-tree
- * of height two: the blocks, and a directory of blocks in address order), so neighbours share cache
- * lines. Each entry also records two values of the free gap just below it:
+ * ranges sit in address order in blocks of consecutive entries, and a directory lists the blocks in
+ * address order with a summary of each, itself summarised per group of blocks (a B+-tree of height
+ * three), so neighbours share cache lines and a search reads summaries sequentially. Each entry also
+ * records two values of the free gap just below it:
  * - its length, which decides unaligned requests;
  * - its {@link sizeAlignedFit}: the largest size whose size-aligned placement fits the gap, which
  *   decides size-aligned requests exactly, whatever their size.
- * Each block bounds both values over its entries, so a search skips whole blocks that cannot take the
- * request. The bounds are upper bounds: splitting a gap (an insertion) only lowers the true values,
- * merging gaps (an erase) raises a bound where it falls short, and a search that scans a whole block
- * in vain sets the block's bound to the exact value it saw.
+ * Each block bounds both values over its entries, and each group over its blocks, so a search skips
+ * whole blocks and groups that cannot take the request. The bounds are upper bounds: splitting a gap
+ * (an insertion) only lowers the true values, merging gaps (an erase) raises bounds where they fall
+ * short, and a search that scans a whole block or group in vain sets its bound to the value it saw.
  *
  * A range is named by its first pfn, its "handle"; a hash index maps handles to blocks, so reaching a
  * range from its first pfn costs a probe and a short binary search. Everything lives in typed arrays:
- * inserting and erasing ranges allocates no objects (except when the arrays grow).
+ * inserting and erasing ranges allocates no objects, except when the arrays grow.
  *
  * The last entry is the anchor, as `iovad->anchor` in Linux: a range above every usable pfn
  * (`pfn_lo = pfn_hi = IOVA_ANCHOR`), so every range has a successor and the search has a top.
@@ -31,11 +32,18 @@ export const NIL = -1;
 /** The anchor's pfn, and handle: above every usable pfn, as `IOVA_ANCHOR` (`~0UL`) in `drivers/iommu/iova.c`. */
 export const IOVA_ANCHOR = Number.POSITIVE_INFINITY;
 
-/** Entries per block. */
-export const BLOCK_ENTRIES = 32;
-/** A block this sparse is merged with a neighbour when both fit in {@link MERGED_MAX} entries. */
-const SPARSE = BLOCK_ENTRIES / 4;
-const MERGED_MAX = (BLOCK_ENTRIES * 3) / 4;
+/**
+ * Block sizes of an {@link IovaTree}: entries per block and blocks per directory group, both powers
+ * of two ≥ 2. They change speed, never placement; tests shrink them to exercise every rebalancing.
+ */
+export interface IovaTreeLayout {
+  readonly blockEntries: number;
+  readonly groupBlocks: number;
+}
+
+/** The layout every domain uses unless told otherwise. */
+export const DEFAULT_IOVA_TREE_LAYOUT: IovaTreeLayout = { blockEntries: 32, groupBlocks: 64 };
+
 /** Entry layout: four doubles — `pfn_lo`, `pfn_hi`, one past the previous range's end, the gap's fit. */
 const STRIDE = 4;
 const LO = 0;
@@ -64,38 +72,45 @@ const floorLog2 = (n: number): number => (n < 0x1_0000_0000 ? 31 - Math.clz32(n)
  * above it the best is the block truncated by the gap's end at alignment `2B`. A gap of length `g`
  * always holds an aligned block of `2^(ilog2(g) - 1)` pages, so `B` is that or `2^ilog2(g)`.
  */
-export const sizeAlignedFit = (start: number, end: number): number => {
+const sizeAlignedFit = (start: number, end: number): number => {
   if (end === IOVA_ANCHOR) return IOVA_ANCHOR;
   const gap = end - start;
   if (gap < 1) return 0;
   let block = pow2(floorLog2(gap));
   if (alignUpTo(start, block) + block > end) block /= 2;
   const truncated = end - alignUpTo(start, block * 2);
-  return truncated > block ? truncated : block;
+  return Math.max(truncated, block);
 };
 
 /**
  * @internal The blocked ordered set of ranges (see the file comment). Positions — `block *
- * BLOCK_ENTRIES + index` — are internal and valid until the next change; callers hold handles.
+ * blockEntries + index` — are internal and valid until the next change; callers hold handles.
  */
 export class IovaTree {
-  /** Entries of all blocks: entry `index` of block `b` starts at `(b * BLOCK_ENTRIES + index) * STRIDE`. */
+  private readonly blockEntries: number;
+  private readonly groupBlocks: number;
+  /** A block with fewer entries is merged with a neighbour when both fit in `mergedMax` entries. */
+  private readonly sparse: number;
+  private readonly mergedMax: number;
+  /** Entries of all blocks: entry `index` of block `b` starts at `(b * blockEntries + index) * STRIDE`. */
   private entries: Float64Array;
-  /** Per block: number of entries. */
+  /** Per block: number of entries, and index in the directory. */
   private used: Int32Array;
-  /** Per block: neighbours in address order, or {@link NIL}. */
-  private prevBlock: Int32Array;
-  private nextBlock: Int32Array;
-  /** Per block: `pfn_hi` of its last entry (kept while the block empties, to find it in `order`). */
+  private slotOf: Int32Array;
+  /**
+   * The directory, by index in address order (the first `blockCount` are live): the block, the
+   * `pfn_hi` of its last entry, and upper bounds of its entries' size-aligned fits and gap lengths.
+   */
+  private order: Int32Array;
   private lastHi: Float64Array;
-  /** Per block: upper bounds of the entries' size-aligned fits and gap lengths. */
   private boundFit: Float64Array;
   private boundGap: Float64Array;
-  /** Blocks in address order (the directory); the first `blockCount` are live. */
-  private order: Int32Array;
+  /** Per group of `groupBlocks` directory indices: upper bounds over its blocks' bounds. */
+  private groupFit: Float64Array;
+  private groupGap: Float64Array;
   private blockCount = 0;
   private blockCapacity = INITIAL_BLOCKS;
-  /** Unused block numbers, as a stack threaded through `nextBlock`. */
+  /** Unused block numbers, as a stack threaded through `used` (stored as `-2 - next`). */
   private freeBlock = NIL;
   private nextUnusedBlock = 0;
   /** Handle → block. */
@@ -104,18 +119,30 @@ export class IovaTree {
   private readonly parked = new PfnIndex();
   /** Position of the entry just above the place {@link highestFit} last found: the new range's successor. */
   private fitPos = NIL;
+  /** `pfn_hi` of the range {@link erase} last removed. */
+  erasedHi = 0;
   /** Number of ranges, anchor excluded. */
   count = 0;
 
-  constructor() {
-    this.entries = new Float64Array(INITIAL_BLOCKS * BLOCK_ENTRIES * STRIDE);
+  /** Throws a RangeError for a layout whose sizes are not powers of two ≥ 2 (a set-up bug). */
+  constructor(layout: IovaTreeLayout = DEFAULT_IOVA_TREE_LAYOUT) {
+    const { blockEntries, groupBlocks } = layout;
+    if (!isPow2(blockEntries) || blockEntries < 2 || !isPow2(groupBlocks) || groupBlocks < 2) {
+      throw new RangeError(`IovaTree: block sizes ${blockEntries}/${groupBlocks} are not powers of two ≥ 2`);
+    }
+    this.blockEntries = blockEntries;
+    this.groupBlocks = groupBlocks;
+    this.sparse = blockEntries / 4;
+    this.mergedMax = (blockEntries * 3) / 4;
+    this.entries = new Float64Array(INITIAL_BLOCKS * blockEntries * STRIDE);
     this.used = new Int32Array(INITIAL_BLOCKS);
-    this.prevBlock = new Int32Array(INITIAL_BLOCKS);
-    this.nextBlock = new Int32Array(INITIAL_BLOCKS);
+    this.slotOf = new Int32Array(INITIAL_BLOCKS);
+    this.order = new Int32Array(INITIAL_BLOCKS);
     this.lastHi = new Float64Array(INITIAL_BLOCKS);
     this.boundFit = new Float64Array(INITIAL_BLOCKS);
     this.boundGap = new Float64Array(INITIAL_BLOCKS);
-    this.order = new Int32Array(INITIAL_BLOCKS);
+    this.groupFit = new Float64Array(INITIAL_BLOCKS);
+    this.groupGap = new Float64Array(INITIAL_BLOCKS);
     this.reset();
   }
 
@@ -127,20 +154,19 @@ export class IovaTree {
     this.starts.clear();
     this.parked.clear();
     this.count = 0;
+    this.groupFit.fill(0);
+    this.groupGap.fill(0);
     const b = this.takeBlock();
-    this.prevBlock[b] = NIL;
-    this.nextBlock[b] = NIL;
-    this.order[0] = b;
-    this.blockCount = 1;
-    const at = b * BLOCK_ENTRIES * STRIDE;
-    this.entries[at + LO] = IOVA_ANCHOR;
-    this.entries[at + HI] = IOVA_ANCHOR;
-    this.entries[at + PREV_END] = 0;
-    this.entries[at + OWN_FIT] = IOVA_ANCHOR;
+    this.openSlot(0, b);
+    const at = b * this.blockEntries * STRIDE;
+    const e = this.entries;
+    e[at + LO] = IOVA_ANCHOR;
+    e[at + HI] = IOVA_ANCHOR;
+    e[at + PREV_END] = 0;
+    e[at + OWN_FIT] = IOVA_ANCHOR;
     this.used[b] = 1;
-    this.lastHi[b] = IOVA_ANCHOR;
-    this.boundFit[b] = IOVA_ANCHOR;
-    this.boundGap[b] = IOVA_ANCHOR;
+    this.lastHi[0] = IOVA_ANCHOR;
+    this.raiseBounds(0, IOVA_ANCHOR, IOVA_ANCHOR);
   }
 
   /** Last pfn of the range with handle `h`. */
@@ -162,8 +188,8 @@ export class IovaTree {
   /** Handle of the range containing `pfn`, or {@link NIL} (`private_find_iova`). */
   find(pfn: number): number {
     if (this.starts.get(pfn) !== NIL) return pfn;
-    const at = this.firstEndingAtOrAbove(pfn) * STRIDE;
-    return this.entries[at + LO]! <= pfn ? this.entries[at + LO]! : NIL;
+    const lo = this.entries[this.firstEndingAtOrAbove(pfn) * STRIDE + LO]!;
+    return lo <= pfn ? lo : NIL;
   }
 
   /** Handle of the lowest range whose last pfn is ≥ `pfn` (the anchor when none reaches that high). */
@@ -175,11 +201,6 @@ export class IovaTree {
   next(h: number): number {
     const pos = this.nextPos(this.locate(h));
     return pos === NIL ? NIL : this.entries[pos * STRIDE + LO]!;
-  }
-
-  /** Handle of the lowest range (the anchor when empty), as `rb_first`. */
-  first(): number {
-    return this.entries[this.order[0]! * BLOCK_ENTRIES * STRIDE + LO]!;
   }
 
   /**
@@ -195,31 +216,33 @@ export class IovaTree {
     this.insertAt(this.fitPos, pfnLo, pfnHi);
   }
 
-  /** Erases the range with handle `h` (`rb_erase`); returns the handle of the range that followed it. */
+  /**
+   * Erases the range with handle `h` (`rb_erase`); returns the handle of the range that followed it,
+   * and leaves the erased range's last pfn in {@link erasedHi}.
+   */
   erase(h: number): number {
     const e = this.entries;
     const pos = this.locate(h);
+    this.erasedHi = e[pos * STRIDE + HI]!;
     const succ = this.nextPos(pos);
     const sAt = succ * STRIDE;
     const succHandle = e[sAt + LO]!;
     const prevEnd = e[pos * STRIDE + PREV_END]!;
     e[sAt + PREV_END] = prevEnd;
-    const fit = sizeAlignedFit(prevEnd, e[sAt + LO]!);
+    const fit = sizeAlignedFit(prevEnd, succHandle);
     e[sAt + OWN_FIT] = fit;
-    const sb = (succ / BLOCK_ENTRIES) | 0;
-    if (this.boundFit[sb]! < fit) this.boundFit[sb] = fit;
-    if (this.boundGap[sb]! < e[sAt + LO]! - prevEnd) this.boundGap[sb] = e[sAt + LO]! - prevEnd;
-    const b = (pos / BLOCK_ENTRIES) | 0;
+    this.raiseBounds(this.slotOf[(succ / this.blockEntries) | 0]!, fit, succHandle - prevEnd);
+    const b = (pos / this.blockEntries) | 0;
     const n = this.used[b]! - 1;
-    const base = b * BLOCK_ENTRIES;
-    e.copyWithin(pos * STRIDE, (pos + 1) * STRIDE, (base + n + 1) * STRIDE);
+    const end = b * this.blockEntries + n + 1;
+    e.copyWithin(pos * STRIDE, (pos + 1) * STRIDE, end * STRIDE);
     this.used[b] = n;
-    if (pos === base + n && n > 0) this.lastHi[b] = e[(pos - 1) * STRIDE + HI]!;
+    if (pos === end - 1 && n > 0) this.lastHi[this.slotOf[b]!] = e[(pos - 1) * STRIDE + HI]!;
     this.starts.remove(h);
     this.setParked(h, false);
     this.count -= 1;
     if (n === 0) this.dropBlock(b);
-    else if (n < SPARSE) this.mergeSparse(b);
+    else if (n < this.sparse) this.mergeSparse(b);
     return succHandle;
   }
 
@@ -234,7 +257,7 @@ export class IovaTree {
     this.entries[at + LO] = pfnLo;
     this.entries[at + OWN_FIT] = sizeAlignedFit(this.entries[at + PREV_END]!, pfnLo);
     this.starts.remove(h);
-    this.starts.add(pfnLo, (pos / BLOCK_ENTRIES) | 0);
+    this.starts.add(pfnLo, (pos / this.blockEntries) | 0);
     if (this.isParked(h)) {
       this.parked.remove(h);
       this.parked.add(pfnLo, 1);
@@ -259,9 +282,9 @@ export class IovaTree {
     for (;;) {
       const at = pos * STRIDE;
       const lo = e[at + LO]!;
-      const gapTop = lo < high ? lo : high;
+      const gapTop = Math.min(lo, high);
       const pe = e[at + PREV_END]!;
-      const gapBottom = pe > low ? pe : low;
+      const gapBottom = Math.max(pe, low);
       if (gapTop - gapBottom >= size) {
         const p = Math.floor((gapTop - size) / align) * align;
         if (p >= gapBottom) {
@@ -284,9 +307,9 @@ export class IovaTree {
     for (;;) {
       const at = pos * STRIDE;
       const lo = e[at + LO]!;
-      const gapTop = lo < high ? lo : high;
+      const gapTop = Math.min(lo, high);
       const pe = e[at + PREV_END]!;
-      const gapBottom = pe > low ? pe : low;
+      const gapBottom = Math.max(pe, low);
       if (gapTop - gapBottom > best) best = gapTop - gapBottom;
       if (pe <= low) return best;
       pos = this.prevCandidate(pos, best + 1, GAP, low + best + 1);
@@ -297,8 +320,9 @@ export class IovaTree {
   /** Every range in address order, anchor excluded, as `[pfnLo, pfnHi]` pairs. */
   forEach(visit: (pfnLo: number, pfnHi: number) => void): void {
     const e = this.entries;
-    for (let b = this.order[0]!; b !== NIL; b = this.nextBlock[b]!) {
-      const base = b * BLOCK_ENTRIES;
+    for (let k = 0; k < this.blockCount; k++) {
+      const b = this.order[k]!;
+      const base = b * this.blockEntries;
       for (let pos = base; pos < base + this.used[b]!; pos++) {
         const lo = e[pos * STRIDE + LO]!;
         if (lo !== IOVA_ANCHOR) visit(lo, e[pos * STRIDE + HI]!);
@@ -312,51 +336,100 @@ export class IovaTree {
    */
   private prevCandidate(pos: number, need: number, kind: number, floor: number): number {
     const e = this.entries;
-    let b = (pos / BLOCK_ENTRIES) | 0;
-    let base = b * BLOCK_ENTRIES;
+    const b = (pos / this.blockEntries) | 0;
     // The rest of pos's own block, then whole blocks whose bound admits the request.
-    for (let p = pos - 1; p >= base; p--) {
+    for (let p = pos - 1; p >= b * this.blockEntries; p--) {
       const at = p * STRIDE;
       if (e[at + LO]! < floor) return NIL;
       if ((kind === FIT ? e[at + OWN_FIT]! : e[at + LO]! - e[at + PREV_END]!) >= need) return p;
     }
-    for (;;) {
-      b = this.prevBlock[b]!;
-      if (b === NIL || this.lastHi[b]! < floor) return NIL;
-      if ((kind === FIT ? this.boundFit[b]! : this.boundGap[b]!) < need) continue;
-      base = b * BLOCK_ENTRIES;
-      let seenFit = 0;
-      let seenGap = 0;
-      for (let p = base + this.used[b]! - 1; p >= base; p--) {
-        const at = p * STRIDE;
-        const lo = e[at + LO]!;
-        if (lo < floor) return NIL;
-        const fit = e[at + OWN_FIT]!;
-        const gap = lo - e[at + PREV_END]!;
-        if ((kind === FIT ? fit : gap) >= need) return p;
-        if (fit > seenFit) seenFit = fit;
-        if (gap > seenGap) seenGap = gap;
+    const { lastHi, boundFit, boundGap, groupBlocks } = this;
+    const bounds = kind === FIT ? boundFit : boundGap;
+    const groups = kind === FIT ? this.groupFit : this.groupGap;
+    // The blocks of a group entered at its top are all seen; if in vain, its bounds become exact.
+    let wholeGroup = false;
+    let groupFit = 0;
+    let groupGap = 0;
+    const start = this.slotOf[b]! - 1;
+    for (let k = start; k >= 0; k--) {
+      if (lastHi[k]! < floor) return NIL;
+      const g = (k / groupBlocks) | 0;
+      const index = k - g * groupBlocks;
+      if (index === groupBlocks - 1 || k === start) {
+        if (groups[g]! < need) {
+          k -= index;
+          continue;
+        }
+        wholeGroup = index === groupBlocks - 1;
+        groupFit = 0;
+        groupGap = 0;
       }
-      // The whole block was seen in vain: its bounds become exact.
-      this.boundFit[b] = seenFit;
-      this.boundGap[b] = seenGap;
+      if (bounds[k]! >= need) {
+        const p = this.scanBlock(k, need, kind, floor);
+        if (p !== NIL) return p;
+        if (e[this.order[k]! * this.blockEntries * STRIDE + LO]! < floor) return NIL;
+      }
+      if (wholeGroup) {
+        if (boundFit[k]! > groupFit) groupFit = boundFit[k]!;
+        if (boundGap[k]! > groupGap) groupGap = boundGap[k]!;
+        if (index === 0) {
+          this.groupFit[g] = groupFit;
+          this.groupGap[g] = groupGap;
+        }
+      }
     }
+    return NIL;
+  }
+
+  /**
+   * Scans the block at directory index `k` from the top for an entry whose own `kind` value reaches
+   * `need`, stopping below `floor`. A block seen whole in vain gets exact bounds.
+   */
+  private scanBlock(k: number, need: number, kind: number, floor: number): number {
+    const e = this.entries;
+    const b = this.order[k]!;
+    const base = b * this.blockEntries;
+    let seenFit = 0;
+    let seenGap = 0;
+    for (let p = base + this.used[b]! - 1; p >= base; p--) {
+      const at = p * STRIDE;
+      const lo = e[at + LO]!;
+      if (lo < floor) return NIL;
+      const fit = e[at + OWN_FIT]!;
+      const gap = lo - e[at + PREV_END]!;
+      if ((kind === FIT ? fit : gap) >= need) return p;
+      if (fit > seenFit) seenFit = fit;
+      if (gap > seenGap) seenGap = gap;
+    }
+    this.boundFit[k] = seenFit;
+    this.boundGap[k] = seenGap;
+    return NIL;
+  }
+
+  /** Raises the bounds of the block at directory index `k`, and of its group, to at least these. */
+  private raiseBounds(k: number, fit: number, gap: number): void {
+    if (this.boundFit[k]! < fit) this.boundFit[k] = fit;
+    if (this.boundGap[k]! < gap) this.boundGap[k] = gap;
+    const g = (k / this.groupBlocks) | 0;
+    if (this.groupFit[g]! < fit) this.groupFit[g] = fit;
+    if (this.groupGap[g]! < gap) this.groupGap[g] = gap;
   }
 
   /** Inserts `[pfnLo, pfnHi]` just below the entry at `pos`. */
   private insertAt(pos: number, pfnLo: number, pfnHi: number): void {
-    let b = (pos / BLOCK_ENTRIES) | 0;
-    if (this.used[b] === BLOCK_ENTRIES) {
+    const size = this.blockEntries;
+    let b = (pos / size) | 0;
+    if (this.used[b] === size) {
       this.split(b);
       const kept = this.used[b]!;
-      if (pos - b * BLOCK_ENTRIES >= kept) {
-        const nb = this.nextBlock[b]!;
-        pos = nb * BLOCK_ENTRIES + (pos - b * BLOCK_ENTRIES - kept);
+      if (pos - b * size >= kept) {
+        const nb = this.order[this.slotOf[b]! + 1]!;
+        pos = nb * size + (pos - b * size - kept);
         b = nb;
       }
     }
     const e = this.entries;
-    const end = b * BLOCK_ENTRIES + this.used[b]!;
+    const end = b * size + this.used[b]!;
     e.copyWithin((pos + 1) * STRIDE, pos * STRIDE, end * STRIDE);
     const at = pos * STRIDE;
     const sAt = at + STRIDE;
@@ -374,75 +447,100 @@ export class IovaTree {
 
   /** Moves the upper half of full block `b` to a new block just after it. */
   private split(b: number): void {
-    const k = this.orderIndex(b);
+    const size = this.blockEntries;
     const nb = this.takeBlock();
-    const keep = BLOCK_ENTRIES / 2;
+    const keep = size / 2;
+    const from = b * size + keep;
     const e = this.entries;
-    const from = b * BLOCK_ENTRIES + keep;
-    e.copyWithin(nb * BLOCK_ENTRIES * STRIDE, from * STRIDE, (b + 1) * BLOCK_ENTRIES * STRIDE);
-    const moved = BLOCK_ENTRIES - keep;
+    e.copyWithin(nb * size * STRIDE, from * STRIDE, (b + 1) * size * STRIDE);
     this.used[b] = keep;
-    this.used[nb] = moved;
-    this.lastHi[nb] = this.lastHi[b]!;
-    this.lastHi[b] = e[(from - 1) * STRIDE + HI]!;
-    for (let j = 0; j < moved; j++) this.starts.set(e[(nb * BLOCK_ENTRIES + j) * STRIDE + LO]!, nb);
-    this.exactBounds(b);
-    this.exactBounds(nb);
-    const after = this.nextBlock[b]!;
-    this.prevBlock[nb] = b;
-    this.nextBlock[nb] = after;
-    this.nextBlock[b] = nb;
-    if (after !== NIL) this.prevBlock[after] = nb;
-    this.order.copyWithin(k + 2, k + 1, this.blockCount);
-    this.order[k + 1] = nb;
-    this.blockCount += 1;
+    this.used[nb] = size - keep;
+    this.rehome(nb * size, size - keep, nb);
+    const k = this.slotOf[b]!;
+    this.openSlot(k + 1, nb);
+    this.lastHi[k + 1] = this.lastHi[k]!;
+    this.lastHi[k] = e[(from - 1) * STRIDE + HI]!;
+    this.exactBounds(k);
+    this.exactBounds(k + 1);
   }
 
   /** Merges sparse block `b` with a neighbour when both fit in a block comfortably. */
   private mergeSparse(b: number): void {
-    const next = this.nextBlock[b]!;
-    if (next !== NIL && this.used[b]! + this.used[next]! <= MERGED_MAX) {
-      this.absorbNext(b);
-      return;
+    const k = this.slotOf[b]!;
+    if (k + 1 < this.blockCount && this.used[b]! + this.used[this.order[k + 1]!]! <= this.mergedMax) {
+      this.absorbNext(k);
+    } else if (k > 0 && this.used[b]! + this.used[this.order[k - 1]!]! <= this.mergedMax) {
+      this.absorbNext(k - 1);
     }
-    const prev = this.prevBlock[b]!;
-    if (prev !== NIL && this.used[b]! + this.used[prev]! <= MERGED_MAX) this.absorbNext(prev);
   }
 
-  /** Appends the entries of the block after `b` to `b`, then drops that block. */
-  private absorbNext(b: number): void {
-    const nb = this.nextBlock[b]!;
-    const e = this.entries;
-    const dst = b * BLOCK_ENTRIES + this.used[b]!;
+  /** Appends the entries of the block at directory index `k + 1` to the one at `k`, and drops the former. */
+  private absorbNext(k: number): void {
+    const size = this.blockEntries;
+    const b = this.order[k]!;
+    const nb = this.order[k + 1]!;
+    const dst = b * size + this.used[b]!;
     const moved = this.used[nb]!;
-    e.copyWithin(dst * STRIDE, nb * BLOCK_ENTRIES * STRIDE, (nb * BLOCK_ENTRIES + moved) * STRIDE);
-    for (let j = 0; j < moved; j++) this.starts.set(e[(dst + j) * STRIDE + LO]!, b);
+    this.entries.copyWithin(dst * STRIDE, nb * size * STRIDE, (nb * size + moved) * STRIDE);
+    this.rehome(dst, moved, b);
     this.used[b] = this.used[b]! + moved;
-    if (this.boundFit[nb]! > this.boundFit[b]!) this.boundFit[b] = this.boundFit[nb]!;
-    if (this.boundGap[nb]! > this.boundGap[b]!) this.boundGap[b] = this.boundGap[nb]!;
-    const lastHi = this.lastHi[nb]!;
-    this.used[nb] = 0;
-    // Dropped while b still ends lower, so the directory search finds nb, not b.
+    this.lastHi[k] = this.lastHi[k + 1]!;
+    this.raiseBounds(k, this.boundFit[k + 1]!, this.boundGap[k + 1]!);
     this.dropBlock(nb);
-    this.lastHi[b] = lastHi;
   }
 
-  /** Unlinks empty block `b` from the directory and the neighbour links. */
+  /** Removes block `b` from the directory and returns it to the unused ones. */
   private dropBlock(b: number): void {
-    const k = this.orderIndex(b);
-    this.order.copyWithin(k, k + 1, this.blockCount);
-    this.blockCount -= 1;
-    const prev = this.prevBlock[b]!;
-    const next = this.nextBlock[b]!;
-    if (prev !== NIL) this.nextBlock[prev] = next;
-    if (next !== NIL) this.prevBlock[next] = prev;
-    this.nextBlock[b] = this.freeBlock;
+    const k = this.slotOf[b]!;
+    const count = this.blockCount - 1;
+    this.order.copyWithin(k, k + 1, count + 1);
+    this.lastHi.copyWithin(k, k + 1, count + 1);
+    this.boundFit.copyWithin(k, k + 1, count + 1);
+    this.boundGap.copyWithin(k, k + 1, count + 1);
+    this.blockCount = count;
+    for (let j = k; j < count; j++) this.slotOf[this.order[j]!] = j;
+    // Each later group gained, at its end, the block that began the group after it.
+    const groupBlocks = this.groupBlocks;
+    for (let j = (((k / groupBlocks) | 0) + 1) * groupBlocks - 1; j < count; j += groupBlocks) {
+      this.raiseBounds(j, this.boundFit[j]!, this.boundGap[j]!);
+    }
+    this.used[b] = -2 - this.freeBlock;
     this.freeBlock = b;
   }
 
-  private exactBounds(b: number): void {
+  /** Makes room at directory index `k` for block `b`, with empty bounds (the caller raises them). */
+  private openSlot(k: number, b: number): void {
+    const count = this.blockCount;
+    this.order.copyWithin(k + 1, k, count);
+    this.lastHi.copyWithin(k + 1, k, count);
+    this.boundFit.copyWithin(k + 1, k, count);
+    this.boundGap.copyWithin(k + 1, k, count);
+    this.order[k] = b;
+    this.boundFit[k] = 0;
+    this.boundGap[k] = 0;
+    this.blockCount = count + 1;
+    for (let j = k; j <= count; j++) this.slotOf[this.order[j]!] = j;
+    // Each later group gained, at its start, the block that ended the group before it.
+    const groupBlocks = this.groupBlocks;
+    for (let j = (((k / groupBlocks) | 0) + 1) * groupBlocks; j <= count; j += groupBlocks) {
+      this.raiseBounds(j, this.boundFit[j]!, this.boundGap[j]!);
+    }
+  }
+
+  /** Points the index at block `b` for the `count` entries from position `pos` (the anchor is not indexed). */
+  private rehome(pos: number, count: number, b: number): void {
     const e = this.entries;
-    const base = b * BLOCK_ENTRIES;
+    for (let p = pos; p < pos + count; p++) {
+      const lo = e[p * STRIDE + LO]!;
+      if (lo !== IOVA_ANCHOR) this.starts.set(lo, b);
+    }
+  }
+
+  /** Recomputes the bounds of the block at directory index `k` from its entries. */
+  private exactBounds(k: number): void {
+    const e = this.entries;
+    const b = this.order[k]!;
+    const base = b * this.blockEntries;
     let fit = 0;
     let gap = 0;
     for (let p = base; p < base + this.used[b]!; p++) {
@@ -450,41 +548,38 @@ export class IovaTree {
       if (e[at + OWN_FIT]! > fit) fit = e[at + OWN_FIT]!;
       if (e[at + LO]! - e[at + PREV_END]! > gap) gap = e[at + LO]! - e[at + PREV_END]!;
     }
-    this.boundFit[b] = fit;
-    this.boundGap[b] = gap;
+    this.boundFit[k] = fit;
+    this.boundGap[k] = gap;
+    this.raiseBounds(k, fit, gap);
   }
 
   /** Position of the range with handle `h`, which must exist. */
   private locate(h: number): number {
-    if (h === IOVA_ANCHOR) {
-      const b = this.order[this.blockCount - 1]!;
-      return b * BLOCK_ENTRIES + this.used[b]! - 1;
-    }
-    const b = this.starts.get(h);
+    const b = h === IOVA_ANCHOR ? this.order[this.blockCount - 1]! : this.starts.get(h);
     const e = this.entries;
-    let lo = b * BLOCK_ENTRIES;
-    let hi = lo + this.used[b]! - 1;
-    while (lo < hi) {
-      const mid = (lo + hi) >>> 1;
-      if (e[mid * STRIDE + LO]! < h) lo = mid + 1;
-      else hi = mid;
+    let first = b * this.blockEntries;
+    let last = first + this.used[b]! - 1;
+    while (first < last) {
+      const mid = (first + last) >>> 1;
+      if (e[mid * STRIDE + LO]! < h) first = mid + 1;
+      else last = mid;
     }
-    return lo;
+    return first;
   }
 
   /** Position of the lowest entry whose `pfn_hi` is ≥ `pfn` (the anchor's at worst). */
   private firstEndingAtOrAbove(pfn: number): number {
-    const { order, lastHi } = this;
-    let lo = 0;
-    let hi = this.blockCount - 1;
-    while (lo < hi) {
-      const mid = (lo + hi) >>> 1;
-      if (lastHi[order[mid]!]! < pfn) lo = mid + 1;
-      else hi = mid;
+    const lastHi = this.lastHi;
+    let k = 0;
+    let kLast = this.blockCount - 1;
+    while (k < kLast) {
+      const mid = (k + kLast) >>> 1;
+      if (lastHi[mid]! < pfn) k = mid + 1;
+      else kLast = mid;
     }
-    const b = order[lo]!;
+    const b = this.order[k]!;
     const e = this.entries;
-    let first = b * BLOCK_ENTRIES;
+    let first = b * this.blockEntries;
     let last = first + this.used[b]! - 1;
     while (first < last) {
       const mid = (first + last) >>> 1;
@@ -494,31 +589,17 @@ export class IovaTree {
     return first;
   }
 
-  /** Directory index of block `b` (found by its last pfn). */
-  private orderIndex(b: number): number {
-    const { order, lastHi } = this;
-    const key = lastHi[b]!;
-    let lo = 0;
-    let hi = this.blockCount - 1;
-    while (lo < hi) {
-      const mid = (lo + hi) >>> 1;
-      if (lastHi[order[mid]!]! < key) lo = mid + 1;
-      else hi = mid;
-    }
-    return lo;
-  }
-
   private nextPos(pos: number): number {
-    const b = (pos / BLOCK_ENTRIES) | 0;
-    if (pos + 1 < b * BLOCK_ENTRIES + this.used[b]!) return pos + 1;
-    const nb = this.nextBlock[b]!;
-    return nb === NIL ? NIL : nb * BLOCK_ENTRIES;
+    const b = (pos / this.blockEntries) | 0;
+    if (pos + 1 < b * this.blockEntries + this.used[b]!) return pos + 1;
+    const k = this.slotOf[b]! + 1;
+    return k < this.blockCount ? this.order[k]! * this.blockEntries : NIL;
   }
 
   private takeBlock(): number {
     let b = this.freeBlock;
     if (b !== NIL) {
-      this.freeBlock = this.nextBlock[b]!;
+      this.freeBlock = -2 - this.used[b]!;
     } else {
       if (this.nextUnusedBlock === this.blockCapacity) this.grow();
       b = this.nextUnusedBlock;
@@ -530,26 +611,25 @@ export class IovaTree {
 
   private grow(): void {
     const cap = this.blockCapacity * 2;
-    const entries = new Float64Array(cap * BLOCK_ENTRIES * STRIDE);
-    entries.set(this.entries);
-    this.entries = entries;
+    const f64 = (a: Float64Array, length: number) => {
+      const copy = new Float64Array(length);
+      copy.set(a);
+      return copy;
+    };
     const i32 = (a: Int32Array) => {
-      const b = new Int32Array(cap);
-      b.set(a);
-      return b;
+      const copy = new Int32Array(cap);
+      copy.set(a);
+      return copy;
     };
-    const f64 = (a: Float64Array) => {
-      const b = new Float64Array(cap);
-      b.set(a);
-      return b;
-    };
+    this.entries = f64(this.entries, cap * this.blockEntries * STRIDE);
     this.used = i32(this.used);
-    this.prevBlock = i32(this.prevBlock);
-    this.nextBlock = i32(this.nextBlock);
+    this.slotOf = i32(this.slotOf);
     this.order = i32(this.order);
-    this.lastHi = f64(this.lastHi);
-    this.boundFit = f64(this.boundFit);
-    this.boundGap = f64(this.boundGap);
+    this.lastHi = f64(this.lastHi, cap);
+    this.boundFit = f64(this.boundFit, cap);
+    this.boundGap = f64(this.boundGap, cap);
+    this.groupFit = f64(this.groupFit, cap);
+    this.groupGap = f64(this.groupGap, cap);
     this.blockCapacity = cap;
   }
 }

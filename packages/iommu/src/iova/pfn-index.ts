@@ -1,76 +1,78 @@
 /**
- * A hash map from a range's first pfn to a small integer (where the range is stored), so that
- * `free_iova(pfn)` of a range start — the usual case — costs a probe or two instead of a search.
- * Linux searches the rbtree (`private_find_iova`); the index changes only how fast the same range is
- * found. Open addressing with linear probing in typed arrays, deletion by backward shift (no
+ * A hash map from a range's first pfn to a small non-negative integer (where the range is stored),
+ * so that reaching a range from its first pfn — what `free_iova(pfn)` usually names — costs a probe
+ * or two instead of a search. Linux searches the rbtree (`private_find_iova`); the index changes only
+ * how fast the same range is found. Open addressing with linear probing, each bucket a key and its
+ * value side by side in one typed array (one cache line per probe), deletion by backward shift (no
  * tombstones), so lookups and updates allocate nothing.
  */
 
 const EMPTY = -1;
-const MIN_CAPACITY = 64;
+const MIN_BUCKETS = 64;
 const TWO_32 = 0x1_0000_0000;
 
 /** @internal pfn → non-negative integer. */
 export class PfnIndex {
-  private keys = new Float64Array(MIN_CAPACITY);
-  private values = new Int32Array(MIN_CAPACITY).fill(EMPTY);
-  private mask = MIN_CAPACITY - 1;
-  /** 32 − log2(capacity): the hash's top bits pick the bucket. */
-  private shift = 32 - Math.log2(MIN_CAPACITY);
+  /** Bucket `h` holds its key at `2h` and its value (or EMPTY) at `2h + 1`. */
+  private table = PfnIndex.emptyTable(MIN_BUCKETS);
+  private mask = MIN_BUCKETS - 1;
+  /** 32 − log2(buckets): the hash's top bits pick the bucket. */
+  private shift = 32 - Math.log2(MIN_BUCKETS);
   private size = 0;
 
   /** Forgets every entry. */
   clear(): void {
-    this.values.fill(EMPTY);
+    for (let h = 0; h <= this.mask; h++) this.table[2 * h + 1] = EMPTY;
     this.size = 0;
   }
 
   /** The value recorded for `pfn`, or -1. */
   get(pfn: number): number {
-    const { keys, values, mask } = this;
+    const { table, mask } = this;
     for (let h = this.home(pfn); ; h = (h + 1) & mask) {
-      const s = values[h]!;
-      if (s === EMPTY || keys[h] === pfn) return s;
+      const v = table[2 * h + 1]!;
+      if (v === EMPTY || table[2 * h] === pfn) return v;
     }
   }
 
   /** Changes the value of `pfn`, which must be present. */
   set(pfn: number, value: number): void {
-    const { keys, mask } = this;
+    const { table, mask } = this;
     let h = this.home(pfn);
-    while (keys[h] !== pfn || this.values[h] === EMPTY) h = (h + 1) & mask;
-    this.values[h] = value;
+    while (table[2 * h] !== pfn || table[2 * h + 1] === EMPTY) h = (h + 1) & mask;
+    table[2 * h + 1] = value;
   }
 
   /** Records `pfn → value`; `pfn` must not be present. */
   add(pfn: number, value: number): void {
     if ((this.size + 1) * 2 > this.mask + 1) this.grow();
-    const { keys, values, mask } = this;
+    const { table, mask } = this;
     let h = this.home(pfn);
-    while (values[h] !== EMPTY) h = (h + 1) & mask;
-    keys[h] = pfn;
-    values[h] = value;
+    while (table[2 * h + 1] !== EMPTY) h = (h + 1) & mask;
+    table[2 * h] = pfn;
+    table[2 * h + 1] = value;
     this.size += 1;
   }
 
-  /** Removes `pfn`'s entry, shifting later entries of its probe run back so none is orphaned. */
+  /** Removes `pfn`'s entry if present, shifting later entries of its probe run back so none is orphaned. */
   remove(pfn: number): void {
-    const { keys, values, mask } = this;
+    const { table, mask } = this;
     let h = this.home(pfn);
-    for (let s = values[h]!; s === EMPTY || keys[h] !== pfn; s = values[h]!) {
-      if (s === EMPTY) return;
+    for (;;) {
+      if (table[2 * h + 1] === EMPTY) return;
+      if (table[2 * h] === pfn) break;
       h = (h + 1) & mask;
     }
-    for (let j = (h + 1) & mask; values[j] !== EMPTY; j = (j + 1) & mask) {
-      const home = this.home(keys[j]!);
+    for (let j = (h + 1) & mask; table[2 * j + 1] !== EMPTY; j = (j + 1) & mask) {
+      const home = this.home(table[2 * j]!);
       // Entry j may fill the hole at h unless its home lies cyclically in (h, j].
       if (((j - home) & mask) >= ((j - h) & mask)) {
-        keys[h] = keys[j]!;
-        values[h] = values[j]!;
+        table[2 * h] = table[2 * j]!;
+        table[2 * h + 1] = table[2 * j + 1]!;
         h = j;
       }
     }
-    values[h] = EMPTY;
+    table[2 * h + 1] = EMPTY;
     this.size -= 1;
   }
 
@@ -85,16 +87,20 @@ export class PfnIndex {
   }
 
   private grow(): void {
-    const oldKeys = this.keys;
-    const oldValues = this.values;
-    const capacity = (this.mask + 1) * 2;
-    this.keys = new Float64Array(capacity);
-    this.values = new Int32Array(capacity).fill(EMPTY);
-    this.mask = capacity - 1;
+    const old = this.table;
+    const buckets = (this.mask + 1) * 2;
+    this.table = PfnIndex.emptyTable(buckets);
+    this.mask = buckets - 1;
     this.shift -= 1;
     this.size = 0;
-    for (let h = 0; h < oldValues.length; h++) {
-      if (oldValues[h] !== EMPTY) this.add(oldKeys[h]!, oldValues[h]!);
+    for (let h = 0; 2 * h < old.length; h++) {
+      if (old[2 * h + 1] !== EMPTY) this.add(old[2 * h]!, old[2 * h + 1]!);
     }
+  }
+
+  private static emptyTable(buckets: number): Float64Array {
+    const table = new Float64Array(2 * buckets);
+    for (let h = 0; h < buckets; h++) table[2 * h + 1] = EMPTY;
+    return table;
   }
 }
