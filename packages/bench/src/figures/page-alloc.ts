@@ -5,18 +5,13 @@ import {
   PhysicalMemory,
   type RamBank,
 } from '@sharedbuf/platform';
-import { type BenchContext, type FigureSet, fmt, nowMs, timeRate, xorshift32 } from '../harness.js';
+import { type BenchContext, type FigureSet, fmt, timeRate, xorshift32 } from '../harness.js';
 
 const GiB = 2 ** 30;
 /** The measured machine: 2 GiB of RAM below 4 GiB and 6 GiB above it. */
 const BANKS: readonly RamBank[] = [
   { name: 'dram0', base: 0x8000_0000, size: 2 * GiB },
   { name: 'dram1', base: 0x8_8000_0000, size: 6 * GiB },
-];
-/** The machine whose boot cost is reported: 64 GiB, as the largest machines the model describes. */
-const BIG_BANKS: readonly RamBank[] = [
-  { name: 'dram0', base: 0x8000_0000, size: 2 * GiB },
-  { name: 'dram1', base: 0x8_8000_0000, size: 62 * GiB },
 ];
 const LIVE = 100_000;
 const SEED = 0x2545_f491;
@@ -53,22 +48,12 @@ const churn = (): (() => number) => {
   };
 };
 
-/** Milliseconds to build the page allocator of a 64 GiB machine (reported, not a figure). */
-const bootMs = (): number => {
-  const t0 = nowMs();
-  const pa = new PageAllocator(new PhysicalMemory(BIG_BANKS), new EventBus<MemoryEvents>('memory'));
-  const ms = nowMs() - t0;
-  if (pa.managedPages !== (64 * GiB) / 4096) throw new Error('page_alloc bench: 64 GiB machine miscounted');
-  return ms;
-};
-
 /** The page allocator's figures: order-0 alloc+free pairs per second with 100 000 pages live. */
 export const pageAllocFigures: FigureSet = {
   name: 'page allocator',
   run(ctx: BenchContext): Record<string, number> {
     const rate = timeRate(ctx, churn());
     ctx.log(`page_alloc_free_per_s      ${fmt(rate)} pairs/s (allocPages + freePages, ${fmt(LIVE)} live)`);
-    ctx.log(`  boot of a 64 GiB machine ${fmt(bootMs(), 2)} ms (not a figure)`);
     return { page_alloc_free_per_s: rate };
   },
 };
