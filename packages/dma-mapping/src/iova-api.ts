@@ -1,4 +1,4 @@
-import { type IommuDomain, iommuMap, lowestPgsize } from '@sharedbuf/iommu';
+import { type IommuDomain, iommuMap, iommuUnmap, lowestPgsize } from '@sharedbuf/iommu';
 import { type Device, fail, hex, type KResult, ok } from '@sharedbuf/platform';
 import * as E from 'fp-ts/lib/Either.js';
 import { DmaAttr, hasAttr } from './attrs.js';
@@ -101,10 +101,6 @@ export const mapPageAt = (
   if (range === undefined || (range.pfnHi + 1) * g < iova + size) {
     return fail('EINVAL', `${dev.name}: ${hex(iova)}+${hex(size)} is not inside an allocated IOVA range`);
   }
-  if (!dev.coherent && !hasAttr(attrs, DmaAttr.SKIP_CPU_SYNC)) {
-    const r = archSyncForDevice(dma.platform.arch, dma.platform.cache, phys, size, dir);
-    if (E.isLeft(r)) return r;
-  }
   const mapped = iommuMap(
     d.right,
     iova,
@@ -113,6 +109,14 @@ export const mapPageAt = (
     dmaInfoToProt(dir, dev.coherent, attrs),
   );
   if (E.isLeft(mapped)) return mapped;
+  // Synced once mapped, so that a refused map leaves the cache alone.
+  if (!dev.coherent && !hasAttr(attrs, DmaAttr.SKIP_CPU_SYNC)) {
+    const synced = archSyncForDevice(dma.platform.arch, dma.platform.cache, phys, size, dir);
+    if (E.isLeft(synced)) {
+      iommuUnmap(d.right, iova, Math.ceil(size / g) * g);
+      return synced;
+    }
+  }
   if (!hasAttr(attrs, DmaAttr.FIXED_MAPPING)) {
     // Tracked like any streaming mapping; iova_free tells DMA debug when it goes.
     piecesOf(d.right).set(iova, { size, dir });

@@ -4,6 +4,7 @@ import { describe, expect, it } from 'vitest';
 import {
   IOMMU_READ,
   IOMMU_WRITE,
+  iommuFlushIotlbAll,
   iommuIotlbGatherInit,
   iommuIotlbSync,
   iommuIovaToPhys,
@@ -239,6 +240,16 @@ describe('map and unmap (drivers/iommu/iommu.c)', () => {
     expect(m.read(m.d, 0x5000, 1)).toEqual([0x42]); // stale IOTLB entry: the bug the flush prevents
     iommuIotlbSync(m.dom, gather);
     expect(m.read(m.d, 0x5000, 1)).toBe('EFAULT');
+  });
+
+  it('flushing the whole IOTLB of a domain ends every stale translation (iommu_flush_iotlb_all)', () => {
+    const m = setup();
+    unwrap(iommuMap(m.dom, 0x6000, m.page(0x24), 4096, RW));
+    expect(m.read(m.d, 0x6000, 1)).toEqual([0x24]);
+    iommuUnmapFast(m.dom, 0x6000, 4096, iommuIotlbGatherInit(m.dom)); // gather dropped, never synced
+    expect(m.read(m.d, 0x6000, 1)).toEqual([0x24]);
+    iommuFlushIotlbAll(m.dom);
+    expect(m.read(m.d, 0x6000, 1)).toBe('EFAULT');
   });
 
   it('an unhandled fault blocks the access — no byte moves — and is recorded', () => {

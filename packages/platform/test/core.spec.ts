@@ -4,6 +4,7 @@ import {
   alignUp,
   dmaBitMask,
   ERRNO,
+  EventBus,
   fail,
   formatMask,
   ilog2,
@@ -11,6 +12,7 @@ import {
   maskLimit,
   Rng,
   SimClock,
+  TraceRecorder,
 } from '../src/index.js';
 
 describe('core', () => {
@@ -50,5 +52,29 @@ describe('core', () => {
     clock.advance(50);
     expect(fired).toEqual(['a', 'b']);
     expect(clock.now()).toBe(50);
+  });
+});
+
+describe('trace', () => {
+  it('records events from every bus in one ordered trace that serialises to JSON lines', () => {
+    const clock = new SimClock();
+    const a = new EventBus<{ ping: { n: number } }>('a');
+    const b = new EventBus<{ pong: { n: number } }>('b');
+    const rec = new TraceRecorder(clock).record(a).record(b);
+    a.emit('ping', { n: 1 });
+    clock.advance(5);
+    b.emit('pong', { n: 2 });
+    expect(
+      rec
+        .toJsonLines()
+        .split('\n')
+        .map((l: string) => JSON.parse(l) as unknown),
+    ).toEqual([
+      { seq: 0, time: 0, source: 'a', type: 'ping', payload: { n: 1 } },
+      { seq: 1, time: 5, source: 'b', type: 'pong', payload: { n: 2 } },
+    ]);
+    rec.stop();
+    a.emit('ping', { n: 3 });
+    expect(rec.trace).toHaveLength(2);
   });
 });

@@ -13,7 +13,9 @@ import type { DmaBufEvents } from './dma-buf-events.js';
 
 /** The heaps an exporter chooses from, and how it allocates from the chosen one. */
 export interface HeapSource {
+  /** What each heap can offer now, for the planner. */
   list(): readonly HeapCapabilities[];
+  /** Allocates the planned backing from the chosen heap; the heap's errors (e.g. ENOMEM) pass through. */
   allocate(plan: BackingPlan): KResult<Backing>;
 }
 

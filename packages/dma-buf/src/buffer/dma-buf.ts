@@ -105,10 +105,12 @@ export class DmaBuf {
 
   private readonly exporterConstraints: AttacherConstraints | undefined;
 
+  /** The name given at export (`dma_buf->name`). */
   get name(): string {
     return this.options.name;
   }
 
+  /** The buffer's size in bytes (`dma_buf->size`). */
   get size(): number {
     return this.options.size;
   }
@@ -343,6 +345,7 @@ export class DmaBuf {
    */
   mmap(process: Process, opts: DmaBufMmapOptions = {}): KResult<number> {
     if (this.released) return this.gone();
+    const fresh = this.current === undefined;
     const backing = this.ensureBacking();
     if (E.isLeft(backing)) return backing;
     const length = Math.ceil(this.size / PAGE_SIZE) * PAGE_SIZE;
@@ -355,7 +358,10 @@ export class DmaBuf {
         ? { addr: opts.addr, fixed: true, noReplace: opts.noReplace ?? false }
         : {}),
     });
-    if (E.isLeft(va)) return va;
+    if (E.isLeft(va)) {
+      if (fresh) this.dropBacking();
+      return va;
+    }
     this.mmaps.push({ process, va: va.right, length, prot: opts.prot ?? { read: true, write: true } });
     this.ctx.bus.emit('mmap', { buf: this.id, pid: process.pid, va: va.right, length });
     return va;

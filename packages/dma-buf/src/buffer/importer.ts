@@ -6,5 +6,6 @@ import type { DmaBufAttachment } from './dma-buf-attachment.js';
  * again before its next access.
  */
 export interface DmaBufImporterOps {
+  /** `move_notify`: the exporter moved the backing under `attachment`; map again before the next access. */
   moveNotify(attachment: DmaBufAttachment): void;
 }

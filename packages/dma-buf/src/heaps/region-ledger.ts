@@ -17,11 +17,13 @@ export class RegionLedger {
     return this.bytes;
   }
 
+  /** Records a block the heap handed out. */
   add(base: number, size: number): void {
     this.taken.set(base, size);
     this.bytes += size;
   }
 
+  /** Forgets the block at `base` (a no-op for an unknown base). */
   remove(base: number): void {
     this.bytes -= this.taken.get(base) ?? 0;
     this.taken.delete(base);

@@ -138,7 +138,11 @@ export class DirectOps implements DmaMapOps {
       );
     }
     const synced = this.syncDevice(dev, tlb.right, size, dir, attrs);
-    return E.isLeft(synced) ? synced : ok(dma);
+    if (E.isLeft(synced)) {
+      swiotlb.unmapSingle(dev, tlb.right, size, dir, attrs | DmaAttr.SKIP_CPU_SYNC);
+      return synced;
+    }
+    return ok(dma);
   }
 
   private syncDevice(

@@ -53,10 +53,6 @@ export class IommuOps implements DmaMapOps {
     const domain = this.domain(dev);
     if (E.isLeft(domain)) return domain;
     const d = domain.right;
-    if (!dev.coherent && !hasAttr(attrs, DmaAttr.SKIP_CPU_SYNC)) {
-      const r = archSyncForDevice(this.platform.arch, this.platform.cache, phys, size, dir);
-      if (E.isLeft(r)) return r;
-    }
     const granule = lowestPgsize(d.pgsizeBitmap);
     const off = phys % granule;
     const len = alignUp(size + off, granule);
@@ -66,6 +62,15 @@ export class IommuOps implements DmaMapOps {
     if (E.isLeft(mapped)) {
       d.iovad!.freeIovaFast(iova.right / granule, len / granule);
       return mapped;
+    }
+    // The kernel syncs before mapping; the model syncs once the mapping exists, so that a refused
+    // map leaves the cache alone (the device cannot have touched the buffer in between).
+    if (!dev.coherent && !hasAttr(attrs, DmaAttr.SKIP_CPU_SYNC)) {
+      const r = archSyncForDevice(this.platform.arch, this.platform.cache, phys, size, dir);
+      if (E.isLeft(r)) {
+        this.unmapIova(d, iova.right, len);
+        return r;
+      }
     }
     return ok(iova.right + off);
   }
@@ -99,15 +104,9 @@ export class IommuOps implements DmaMapOps {
     const d = domain.right;
     const granule = lowestPgsize(d.pgsizeBitmap);
     const mask = dev.dmaParms.segmentBoundaryMask;
-    if (!dev.coherent && !hasAttr(attrs, DmaAttr.SKIP_CPU_SYNC)) {
-      for (let i = 0; i < sgt.origNents; i++) {
-        const r = archSyncForDevice(this.platform.arch, this.platform.cache, sgt.phys(i), sgt.length(i), dir);
-        if (E.isLeft(r)) return r;
-      }
-    }
     const iovaLen = layoutIommuSg(sgt, granule, mask);
     const iova = this.allocIova(dev, d, iovaLen, iovaAlign);
-    if (E.isLeft(iova)) return iova;
+    if (E.isLeft(iova)) return this.refuseSg(sgt, iova);
     const prot = dmaInfoToProt(dir, dev.coherent, attrs);
     for (let i = 0; i < sgt.origNents; i++) {
       const off = sgt.phys(i) % granule;
@@ -115,9 +114,15 @@ export class IommuOps implements DmaMapOps {
       const mapped = iommuMap(d, at, sgt.phys(i) - off, alignUp(sgt.length(i) + off, granule), prot);
       if (E.isLeft(mapped)) {
         this.unmapIova(d, iova.right, iovaLen);
-        return mapped;
+        return this.refuseSg(sgt, mapped);
       }
       sgt.setDma(i, iova.right + sgt.dmaAddress(i), sgt.length(i));
+    }
+    // Synced once mapped, so that a refused map leaves the cache alone (see mapPhys).
+    const synced = this.syncSg(dev, sgt, dir, 'device', attrs);
+    if (E.isLeft(synced)) {
+      this.unmapIova(d, iova.right, iovaLen);
+      return this.refuseSg(sgt, synced);
     }
     sgt.setNents(mergeDmaSegments(sgt, dev.dmaParms.maxSegmentSize, mask));
     return OK;
@@ -157,8 +162,8 @@ export class IommuOps implements DmaMapOps {
   }
 
   /** `iommu_dma_sync_sg_for_*`: arch maintenance on each entry's physical range (`sg_phys`). */
-  syncSg(dev: Device, sgt: SgTable, dir: DmaDirection, to: 'cpu' | 'device'): KResult<void> {
-    if (dev.coherent) return OK;
+  syncSg(dev: Device, sgt: SgTable, dir: DmaDirection, to: 'cpu' | 'device', attrs = 0): KResult<void> {
+    if (dev.coherent || hasAttr(attrs, DmaAttr.SKIP_CPU_SYNC)) return OK;
     const { arch, cache } = this.platform;
     for (let i = 0; i < sgt.origNents; i++) {
       const r =
@@ -168,6 +173,12 @@ export class IommuOps implements DmaMapOps {
       if (E.isLeft(r)) return r;
     }
     return OK;
+  }
+
+  /** A refused map_sg leaves the table's DMA side cleared, as before the call. */
+  private refuseSg<T>(sgt: SgTable, error: KResult<T>): KResult<never> {
+    for (let i = 0; i < sgt.origNents; i++) sgt.setDma(i, 0, 0);
+    return error as KResult<never>;
   }
 
   dmaToPhys(dev: Device, dma: number): number {

@@ -154,6 +154,7 @@ export const iommuIotlbSync = (domain: IommuDomain, gather: IotlbGather): void =
 /** `iommu_flush_iotlb_all`: drops every cached translation of the domain. */
 export const iommuFlushIotlbAll = (domain: IommuDomain): void => {
   domain.tlb.tlbFlushAll();
+  if (!domain.bus.active) return;
   for (const i of domain.instances) {
     domain.bus.emit('flush', { instance: i.name, domain: domain.id, start: 0, end: 0, all: true });
   }

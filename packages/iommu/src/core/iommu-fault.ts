@@ -1,4 +1,10 @@
-/** Why a translation faulted. */
+/**
+ * Why a translation faulted: nothing mapped there (`unmapped`), a mapping without the access's
+ * permission (`permission`), a blocking domain or an SVA domain whose process is gone (`blocked`), an
+ * IOVA outside the domain's aperture (`aperture`), or a PASID with no domain attached (`pasid`).
+ * The kernel passes only `IOMMU_FAULT_READ/WRITE` to `report_iommu_fault` and leaves the cause in the
+ * driver's fault syndrome; the model names it.
+ */
 export type IommuFaultReason = 'unmapped' | 'permission' | 'blocked' | 'aperture' | 'pasid';
 
 /**

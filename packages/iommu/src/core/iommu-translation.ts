@@ -13,7 +13,10 @@ import type { IommuDomain } from './iommu-domain.js';
 import type { IommuFaultReason } from './iommu-fault.js';
 import type { IommuGroup } from './iommu-group.js';
 
-/** How translation reports a fault to the core: the handler's verdict comes back. */
+/**
+ * How translation reports a fault to the core (`report_iommu_fault`, drivers/iommu/iommu.c): the
+ * core records it and returns the domain handler's verdict; `IommuCore` implements it.
+ */
 export interface FaultReporter {
   reportFault(
     domain: IommuDomain,

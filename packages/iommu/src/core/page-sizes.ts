@@ -4,7 +4,7 @@ export const lowestPgsize = (bitmap: number): number => {
   return 0;
 };
 
-/** Bitwise AND of two page-size bitmaps, exact above 2^32. */
+/** `a & b` of two `pgsize_bitmap`s (the sizes both support), exact above 2^32. */
 export const commonPgsizes = (a: number, b: number): number => {
   let out = 0;
   for (let size = 1; size <= Math.min(a, b); size *= 2) {

@@ -318,8 +318,7 @@ export class ArmLpaeS1Pgtable implements IoPageWalker {
 
   /** {@link unmapPages} once the request is valid; the IOVA as 32-bit halves. */
   private unmapHalves(hi: number, lo: number, level: number, pgcount: number, gather?: IotlbGather): number {
-    const tables = this.tables;
-    const { views, child, slotPfn } = tables;
+    const views = this.tables.views;
     let slot = this.rootSlot;
     for (let lvl = 0; lvl < level; lvl++) {
       const idx = indexAt(lvl, hi, lo);
@@ -327,9 +326,7 @@ export class ArmLpaeS1Pgtable implements IoPageWalker {
       const pteLo = view[idx * 2] as number;
       // A hole, or a block that the request covers only in part: mainline refuses both.
       if ((pteLo & PTE_TYPE_MASK) !== PTE_TYPE_TABLE) return 0;
-      const pfn = ((view[idx * 2 + 1] as number) & PTE_ADDR_HI_MASK) * PFNS_PER_4G + (pteLo >>> 12);
-      let next = child[slot * PTES_PER_TABLE + idx] as number;
-      if (slotPfn[next] !== pfn) next = tables.slotOf(pfn);
+      const next = this.childOf(slot, idx, pteLo, view[idx * 2 + 1] as number);
       if (next < 0) return 0;
       slot = next;
     }
@@ -359,9 +356,7 @@ export class ArmLpaeS1Pgtable implements IoPageWalker {
       const view = tables.views[slot] as Int32Array;
       const pteLo = view[idx * 2] as number;
       if ((pteLo & PTE_TYPE_MASK) === PTE_TYPE_TABLE) {
-        const pfn = ((view[idx * 2 + 1] as number) & PTE_ADDR_HI_MASK) * PFNS_PER_4G + (pteLo >>> 12);
-        let next = tables.child[slot * PTES_PER_TABLE + idx] as number;
-        if (tables.slotPfn[next] !== pfn) next = tables.slotOf(pfn);
+        const next = this.childOf(slot, idx, pteLo, view[idx * 2 + 1] as number);
         if (next < 0) return this.refuseWalk(linked, 'EFAULT', 'points outside the tables', hi, lo, lvl);
         slot = next;
       } else if ((pteLo & PTE_VALID) !== 0) {

@@ -38,6 +38,13 @@ const orderBase2 = (n: number): number => ilog2(roundupPowOfTwo(n));
 
 const isPfn = (x: number): boolean => Number.isSafeInteger(x) && x >= 0;
 
+/** A size of at least one page below a pfn limit: the requests the allocation calls accept. */
+const isAllocRequest = (size: number, limitPfn: number): boolean =>
+  Number.isSafeInteger(size) && size >= 1 && isPfn(limitPfn);
+
+/** The size `alloc_iova_fast` really allocates, so that a cached range always fits its rcache bin. */
+const fastRoundup = (size: number): number => (size < FAST_ROUNDUP_BELOW ? roundupPowOfTwo(size) : size);
+
 /**
  * An IOVA address space allocator: `struct iova_domain` and its operations from
  * `drivers/iommu/iova.c`. Ranges are counted in granules (IOVA page frames, "pfns"). Allocation is
@@ -124,11 +131,11 @@ export class IovaDomain {
    * {@link allocIova} is the same call returning the reason for a refusal.
    */
   allocIovaPfn(size: number, limitPfn: number, sizeAligned: boolean): number {
-    if (!Number.isSafeInteger(size) || size < 1 || !isPfn(limitPfn)) {
+    if (!isAllocRequest(size, limitPfn)) {
       this.refusal = Refusal.Invalid;
       return IOVA_ALLOC_FAILED;
     }
-    const limit = limitPfn >= this.maxPfn ? this.maxPfn + 1 : limitPfn + 1;
+    const limit = this.exclusiveLimit(limitPfn);
     return this.allocRange(size, limit, sizeAligned ? roundupPowOfTwo(size) : 1);
   }
 
@@ -268,11 +275,11 @@ export class IovaDomain {
    * Errors: as {@link allocIova}.
    */
   allocIovaFast(size: number, limitPfn: number, flushRcache: boolean): KResult<number> {
-    if (!Number.isSafeInteger(size) || size < 1 || !isPfn(limitPfn)) {
+    if (!isAllocRequest(size, limitPfn)) {
       return this.refusedInvalid(size, limitPfn);
     }
-    const rounded = size < FAST_ROUNDUP_BELOW ? roundupPowOfTwo(size) : size;
-    const limit = limitPfn >= this.maxPfn ? this.maxPfn + 1 : limitPfn + 1;
+    const rounded = fastRoundup(size);
+    const limit = this.exclusiveLimit(limitPfn);
     const order = orderBase2(rounded);
     if (order < IOVA_RANGE_CACHE_MAX_SIZE) {
       const pfn = this.rcache.get(order, limit - rounded);
@@ -312,7 +319,7 @@ export class IovaDomain {
       return fail('ENOENT', `free_iova_fast: no IOVA range starts at pfn ${hex(pfn)}`, { pfn, size });
     }
     if (t.isParked(n)) return this.parkedError('free_iova_fast', n);
-    const rounded = size < FAST_ROUNDUP_BELOW ? roundupPowOfTwo(size) : size;
+    const rounded = fastRoundup(size);
     const actual = t.pfnHi(n) - pfn + 1;
     if (actual !== rounded) {
       return fail(
@@ -359,7 +366,7 @@ export class IovaDomain {
 
   /** Length in pages of the largest free run within `[startPfn, limitPfn]` (rcache contents count as used). */
   largestFreeRange(limitPfn: number): number {
-    const limit = limitPfn >= this.maxPfn ? this.maxPfn + 1 : limitPfn + 1;
+    const limit = this.exclusiveLimit(limitPfn);
     return this.tree.largestGap(this.startPfn, limit);
   }
 
@@ -431,6 +438,11 @@ export class IovaDomain {
     if (n === NIL) return;
     this.tree.setParked(n, false);
     this.freeNode(n);
+  }
+
+  /** The exclusive search limit for an inclusive `limitPfn`; limits beyond the domain mean "no limit". */
+  private exclusiveLimit(limitPfn: number): number {
+    return limitPfn >= this.maxPfn ? this.maxPfn + 1 : limitPfn + 1;
   }
 
   private rangeOf(n: number): IovaRange {

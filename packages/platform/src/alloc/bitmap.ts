@@ -31,11 +31,6 @@ export class Bitmap {
     this.fill(start, n, false);
   }
 
-  /** True when every bit of `[start, start + n)` is set. */
-  allSet(start: number, n: number): boolean {
-    return this.findNextZeroBit(start + n, start) >= start + n;
-  }
-
   /** The first set bit in `[start, end)`, or `end` when there is none (`find_next_bit`). */
   findNextBit(end: number, start: number): number {
     return this.scan(end, start, 0);

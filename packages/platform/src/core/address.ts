@@ -36,23 +36,8 @@ export const alignUp = (x: number, align: number): number => {
   return r === 0 ? x : x + (align - r);
 };
 
-/** True when `x` is a multiple of `align`. */
-export const isAligned = (x: number, align: number): boolean => x % align === 0;
-
 /** The page frame number of a physical address (`PHYS_PFN`). */
 export const pfnOf = (addr: number): number => Math.floor(addr / PAGE_SIZE);
-
-/** The address of a page frame (`PFN_PHYS`). */
-export const pfnToAddr = (pfn: number): number => pfn * PAGE_SIZE;
-
-/** Low `bits` bits of an address: `addr & (2^bits - 1)`, exact for any safe integer. */
-export const lowBits = (addr: number, bits: number): number => addr % pow2(bits);
-
-/**
- * `addr & mask` where `mask` is of the form 2^k - 1 (as segment boundary masks are): the offset of
- * `addr` within its 2^k-aligned window.
- */
-export const andLowMask = (addr: number, mask: number): number => addr % (mask + 1);
 
 /** Formats an address as `0x…` hex, for messages and reports. */
 export const hex = (x: number): string => `0x${x.toString(16)}`;

@@ -32,6 +32,3 @@ export const maskCovers = (mask: DmaMask, addr: number, size: number): boolean =
 
 /** The mask in kernel notation, e.g. `0xffffffffffffffff` for 64 bits (exact, via BigInt). */
 export const formatMask = (mask: DmaMask): string => `0x${((1n << BigInt(mask.bits)) - 1n).toString(16)}`;
-
-/** The smaller of two masks (the one admitting fewer addresses). */
-export const minMask = (a: DmaMask, b: DmaMask): DmaMask => (a.bits <= b.bits ? a : b);
