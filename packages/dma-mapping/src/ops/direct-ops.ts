@@ -63,18 +63,35 @@ export class DirectOps implements DmaMapOps {
     return OK;
   }
 
+  /**
+   * `dma_direct_map_sg`: every entry mapped on its own (no merging). All entries are mapped before
+   * any is synced, so a refused map leaves the cache and the table as they were.
+   */
   mapSg(dev: Device, sgt: SgTable, dir: DmaDirection, attrs: number): KResult<void> {
     for (let i = 0; i < sgt.origNents; i++) {
-      const mapped = this.mapPhys(dev, sgt.phys(i), sgt.length(i), dir, attrs);
+      const mapped = this.mapPhys(dev, sgt.phys(i), sgt.length(i), dir, attrs | DmaAttr.SKIP_CPU_SYNC);
       if (E.isLeft(mapped)) {
-        for (let j = 0; j < i; j++)
-          this.unmapPhys(dev, sgt.dmaAddress(j), sgt.length(j), dir, attrs | DmaAttr.SKIP_CPU_SYNC);
+        this.undoSg(dev, sgt, i, dir);
         return mapped;
       }
       sgt.setDma(i, mapped.right, sgt.length(i));
     }
+    if (!hasAttr(attrs, DmaAttr.SKIP_CPU_SYNC)) {
+      const synced = this.syncSg(dev, sgt, dir, 'device');
+      if (E.isLeft(synced)) {
+        this.undoSg(dev, sgt, sgt.origNents, dir);
+        return synced;
+      }
+    }
     sgt.setNents(sgt.origNents);
     return OK;
+  }
+
+  /** Unmaps the first `count` entries of a map_sg that failed, and clears the table's DMA side. */
+  private undoSg(dev: Device, sgt: SgTable, count: number, dir: DmaDirection): void {
+    for (let j = 0; j < count; j++)
+      this.unmapPhys(dev, sgt.dmaAddress(j), sgt.length(j), dir, DmaAttr.SKIP_CPU_SYNC);
+    for (let j = 0; j < sgt.origNents; j++) sgt.setDma(j, 0, 0);
   }
 
   unmapSg(dev: Device, sgt: SgTable, dir: DmaDirection, attrs: number): KResult<void> {
