@@ -8,7 +8,6 @@ import {
   combineConstraints,
   constraintsFromDevice,
   contiguityNeed,
-  type DeviceDmaDescription,
   describeHeap,
   explainConstraints,
   GiB,
@@ -20,72 +19,7 @@ import {
   segmentLimit,
   unconstrainedAttacher,
 } from '../src/constraints/index.js';
-
-const parms = (maxSegmentSize: number, segmentBoundaryMask = 0, minAlignMask = 0) => ({
-  maxSegmentSize,
-  segmentBoundaryMask,
-  minAlignMask,
-});
-
-/** An SDHCI host with ADMA2: 128 segments of at most 64 KiB, 32-bit, no IOMMU (drivers/mmc/host/sdhci.c). */
-const sdHost: DeviceDmaDescription = {
-  name: 'sd0',
-  dmaMaskBits: 32,
-  busDmaLimit: 0,
-  dmaParms: parms(65536),
-  coherent: false,
-  behindIommu: false,
-  maxSegmentCount: 128,
-};
-/** A USB host whose transfer descriptors must not cross 64 KiB. */
-const usbHost: DeviceDmaDescription = {
-  name: 'usb0',
-  dmaMaskBits: 64,
-  busDmaLimit: 0,
-  dmaParms: parms(65536, 0xffff),
-  coherent: true,
-  behindIommu: false,
-};
-/** A codec that only drives 32 address bits, with a 4 KiB min_align_mask. */
-const codec32: DeviceDmaDescription = {
-  name: 'codec32',
-  dmaMaskBits: 32,
-  busDmaLimit: 0,
-  dmaParms: parms(0xffffffff, 0, 0xfff),
-  coherent: true,
-  behindIommu: false,
-};
-/** A codec whose interconnect stops at 0xddc00000, not at a power of two. */
-const codecDdc: DeviceDmaDescription = {
-  name: 'codecDdc',
-  dmaMaskBits: 32,
-  busDmaLimit: 0xddc00000,
-  dmaParms: parms(0xffffffff),
-  coherent: true,
-  behindIommu: false,
-};
-/** A scanout engine: one contiguous range in the bottom 1 GiB, never bounced. */
-const display: DeviceDmaDescription = {
-  name: 'display0',
-  dmaMaskBits: 30,
-  busDmaLimit: 0,
-  dmaParms: parms(0xffffffff),
-  coherent: false,
-  behindIommu: false,
-  needsContiguous: true,
-  acceptsBounce: false,
-};
-/** A GPU behind an SMMU with a 40-bit aperture. */
-const gpu: DeviceDmaDescription = {
-  name: 'gpu0',
-  dmaMaskBits: 48,
-  busDmaLimit: 0,
-  dmaParms: parms(0xffffffff),
-  coherent: true,
-  behindIommu: true,
-  iommuAperture: { start: 0, end: 2 ** 40 - 1 },
-  needsContiguous: true,
-};
+import { codec32, codecDdc, display, gpu, parms, sdHost, usbHost } from './device-descriptions.js';
 
 const dev = (name: string, over: Partial<AttacherConstraints> = {}): AttacherConstraints => ({
   ...unconstrainedAttacher(name),
@@ -108,7 +42,7 @@ describe('attacher constraints from a device', () => {
   });
 
   it('behind an IOMMU the limit is the IOVA aperture and there is no physical limit (drivers/iommu/dma-iommu.c iommu_dma_alloc_iova)', () => {
-    const c = constraintsFromDevice({ ...gpu, dmaRangeOffset: 0x1000_0000 });
+    const c = constraintsFromDevice({ ...gpu, needsContiguous: true, dmaRangeOffset: 0x1000_0000 });
     expect(c.dmaLimit).toBe(2 ** 40 - 1);
     expect(c.dmaRangeOffset).toBe(0);
     expect(physicalLimit(c)).toBe(NO_LIMIT);

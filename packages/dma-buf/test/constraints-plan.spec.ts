@@ -21,62 +21,7 @@ import {
   segmentsForAttachment,
   unconstrainedAttacher,
 } from '../src/constraints/index.js';
-
-const parms = (maxSegmentSize: number, segmentBoundaryMask = 0, minAlignMask = 0) => ({
-  maxSegmentSize,
-  segmentBoundaryMask,
-  minAlignMask,
-});
-const sdHost: DeviceDmaDescription = {
-  name: 'sd0',
-  dmaMaskBits: 32,
-  busDmaLimit: 0,
-  dmaParms: parms(65536),
-  coherent: false,
-  behindIommu: false,
-  maxSegmentCount: 128,
-};
-const usbHost: DeviceDmaDescription = {
-  name: 'usb0',
-  dmaMaskBits: 64,
-  busDmaLimit: 0,
-  dmaParms: parms(65536, 0xffff),
-  coherent: true,
-  behindIommu: false,
-};
-const codec32: DeviceDmaDescription = {
-  name: 'codec32',
-  dmaMaskBits: 32,
-  busDmaLimit: 0,
-  dmaParms: parms(0xffffffff, 0, 0xfff),
-  coherent: true,
-  behindIommu: false,
-};
-const codecDdc: DeviceDmaDescription = {
-  ...codec32,
-  name: 'codecDdc',
-  busDmaLimit: 0xddc00000,
-  dmaParms: parms(0xffffffff),
-};
-const display: DeviceDmaDescription = {
-  name: 'display0',
-  dmaMaskBits: 30,
-  busDmaLimit: 0,
-  dmaParms: parms(0xffffffff),
-  coherent: false,
-  behindIommu: false,
-  needsContiguous: true,
-  acceptsBounce: false,
-};
-const gpu: DeviceDmaDescription = {
-  name: 'gpu0',
-  dmaMaskBits: 48,
-  busDmaLimit: 0,
-  dmaParms: parms(0xffffffff),
-  coherent: true,
-  behindIommu: true,
-  iommuAperture: { start: 0, end: 2 ** 40 - 1 },
-};
+import { codec32, codecDdc, display, gpu, parms, sdHost, usbHost } from './device-descriptions.js';
 
 /** 8 GiB of RAM: a system heap with memory low and high, a 128 MiB CMA area and a 64 MiB carveout, all free. */
 const systemFree: FreeRange[] = [

@@ -16,50 +16,7 @@ import {
   segmentsForAttachment,
 } from '../src/constraints/index.js';
 import { type Backing, type DmaHeap, defaultHeaps } from '../src/heaps/index.js';
-
-const parms = (maxSegmentSize: number, segmentBoundaryMask = 0, minAlignMask = 0) => ({
-  maxSegmentSize,
-  segmentBoundaryMask,
-  minAlignMask,
-});
-/** An SD host controller without an IOMMU: 64 KiB segments, at most 128 of them, 32-bit DMA. */
-const sdHost: DeviceDmaDescription = {
-  name: 'sd0',
-  dmaMaskBits: 32,
-  busDmaLimit: 0,
-  dmaParms: parms(65536),
-  coherent: false,
-  behindIommu: false,
-  maxSegmentCount: 128,
-};
-/** A video codec with a 32-bit DMA mask and 4 KiB alignment. */
-const codec32: DeviceDmaDescription = {
-  name: 'codec32',
-  dmaMaskBits: 32,
-  busDmaLimit: 0,
-  dmaParms: parms(0xffffffff, 0, 0xfff),
-  coherent: true,
-  behindIommu: false,
-};
-/** A scanout engine without scatter-gather that reaches only the bottom gigabyte. */
-const display: DeviceDmaDescription = {
-  name: 'display0',
-  dmaMaskBits: 30,
-  busDmaLimit: 0,
-  dmaParms: parms(0xffffffff),
-  coherent: false,
-  behindIommu: false,
-  needsContiguous: true,
-  acceptsBounce: false,
-};
-const gpu: DeviceDmaDescription = {
-  name: 'gpu0',
-  dmaMaskBits: 48,
-  busDmaLimit: 0,
-  dmaParms: parms(0xffffffff),
-  coherent: true,
-  behindIommu: true,
-};
+import { codec32, display, gpu, sdHost } from './device-descriptions.js';
 
 const boot = () => {
   const platform = new Platform();
