@@ -173,6 +173,21 @@ describe('coherent and non-coherent allocations (kernel/dma/direct.c, dma-iommu.
     expect(E.isLeft(m.dma.dmaFreeAttrs(buf))).toBe(true);
   });
 
+  it('coherent memory comes zeroed even when its last owner left dirty lines in the cache (dma_alloc_attrs)', () => {
+    const m = dmaMachine();
+    const cma = m.platform.defaultCma!;
+    const pfn = unwrap(cma.alloc(2, 0));
+    m.cpuWrite(pfn * 4096, [0xee]); // a dirty line the previous owner never cleaned
+    unwrap(cma.release(pfn, 2));
+    const dev = m.device({ name: 'dev', dmaMask: 32 });
+    const buf = unwrap(m.dma.dmaAllocAttrs(dev, 8192)); // first fit: the same CMA pages
+    expect(buf.chunks[0]!.phys).toBe(pfn * 4096);
+    expect(devRead(dev, buf.dmaAddr, 1)).toEqual([0]);
+    const b = new Uint8Array(1);
+    unwrap(buf.cpu!.read(0, b, 0, 1));
+    expect(b[0]).toBe(0);
+  });
+
   it('the coherent mask, not the streaming mask, places coherent allocations', () => {
     const m = dmaMachine();
     const dev = m.device({ name: 'dev', dmaMask: 64, coherentDmaMask: 32 });

@@ -404,8 +404,6 @@ export class DmaBuf {
     }
     const backing = this.ctx.heaps.allocate(planned.right);
     if (E.isLeft(backing)) return backing;
-    // The heap zeroed the pages in memory: their old cache lines are dead and must not be written back.
-    for (const r of backing.right.runs) this.ctx.platform.cache.discard(r.phys, r.length);
     this.current = { backing: backing.right, plan: planned.right };
     this.ctx.bus.emit('negotiate', {
       buf: this.id,

@@ -3,12 +3,12 @@ import type { Backing } from '../heaps/index.js';
 
 /**
  * Copies a buffer's bytes from one backing to another, as an exporter does when it migrates: the
- * CPU's dirty lines of the old pages are cleaned first (the data may live in the cache), stale
- * lines of the new pages are dropped, then memory is copied run by run — every byte arrives.
+ * CPU's dirty lines of the old pages are cleaned first (the data may live in the cache), then memory
+ * is copied run by run — every byte arrives. The new pages come cleared through the cache, with no
+ * stale line left to be written back over the copy.
  */
 export const copyBacking = (platform: Platform, from: Backing, to: Backing): void => {
   for (const r of from.runs) unwrap(platform.cache.clean(r.phys, r.length));
-  for (const r of to.runs) unwrap(platform.cache.discard(r.phys, r.length));
   let src = 0;
   let srcOff = 0;
   let dst = 0;

@@ -1,11 +1,9 @@
 import {
   type Carveout,
-  type CpuCache,
   EventBus,
   type KResult,
   ok,
   PAGE_SIZE,
-  type PhysicalMemory,
   type Platform,
   unwrap,
 } from '@sharedbuf/platform';
@@ -45,18 +43,16 @@ export class CarveoutHeap implements DmaHeap {
   readonly maxAddress: number;
   readonly protected: boolean;
   readonly bus: EventBus<HeapEvents>;
-  private readonly memory: PhysicalMemory;
-  private readonly cache: CpuCache;
   private readonly ledger = new RegionLedger();
 
   /**
-   * @param platform the machine, whose memory and cache zero each buffer.
+   * @param platform the machine, whose `clearPages` zeroes each buffer through the cache.
    * @param carveout the region to allocate from, one of `platform.carveouts`.
    * @param options name (default: the carveout's), `protected` (default false) and bus.
    * @throws RangeError when the carveout is not RAM of `platform` (a machine description bug).
    */
   constructor(
-    platform: Platform,
+    private readonly platform: Platform,
     private readonly carveout: Carveout,
     options: CarveoutHeapOptions = {},
   ) {
@@ -66,8 +62,6 @@ export class CarveoutHeap implements DmaHeap {
     this.name = options.name ?? carveout.name;
     this.protected = options.protected ?? false;
     this.bus = options.bus ?? new EventBus<HeapEvents>('dma-heap');
-    this.memory = platform.memory;
-    this.cache = platform.cache;
     this.minAddress = carveout.base;
     this.maxAddress = carveout.base + carveout.size - 1;
   }
@@ -111,9 +105,7 @@ export class CarveoutHeap implements DmaHeap {
       unwrap(this.carveout.free(phys, plan.size));
       return enomem(`carveout ${this.carveout.name}'s lowest fitting block ends above the limit`);
     }
-    unwrap(this.memory.fill(phys, 0, plan.size));
-    // Zeros written behind the cache: the last user's stale lines must go too.
-    unwrap(this.cache.discard(phys, plan.size));
+    this.platform.clearPages(phys, plan.size);
     const granules = Math.ceil(plan.size / this.carveout.granule) * this.carveout.granule;
     this.ledger.add(phys, granules);
     const release = (): KResult<void> => {

@@ -1,16 +1,13 @@
 import {
   type ContiguousAllocator,
-  type CpuCache,
   EventBus,
   ilog2,
   type KResult,
   ok,
   PAGE_SIZE,
   type PageMetadata,
-  type PhysicalMemory,
   type Platform,
   pow2,
-  unwrap,
 } from '@sharedbuf/platform';
 import * as E from 'fp-ts/lib/Either.js';
 import type { BackingPlan } from '../constraints/backing-plan.js';
@@ -60,26 +57,22 @@ export class CmaHeap implements DmaHeap {
   readonly maxAddress: number;
   readonly protected = false;
   readonly bus: EventBus<HeapEvents>;
-  private readonly memory: PhysicalMemory;
-  private readonly cache: CpuCache;
   private readonly md: PageMetadata;
   private readonly ledger = new RegionLedger();
 
   /**
-   * @param platform the machine: its memory and cache (for zeroing) and its page counters, which
+   * @param platform the machine: its `clearPages` (zeroing through the cache) and its page counters, which
    *   its CMA regions share.
    * @param cma the region to allocate from, one of `platform.cma`.
    * @param options name (default: the region's) and bus.
    */
   constructor(
-    platform: Platform,
+    private readonly platform: Platform,
     private readonly cma: ContiguousAllocator,
     options: HeapOptions = {},
   ) {
     this.name = options.name ?? cma.name;
     this.bus = options.bus ?? new EventBus<HeapEvents>('dma-heap');
-    this.memory = platform.memory;
-    this.cache = platform.cache;
     this.md = platform.pages.pages;
     this.minAddress = cma.base;
     this.maxAddress = cma.base + cma.size - 1;
@@ -121,9 +114,7 @@ export class CmaHeap implements DmaHeap {
     }
     const first = pfn.right;
     const phys = first * PAGE_SIZE;
-    unwrap(this.memory.fill(phys, 0, plan.size));
-    // Zeros written behind the cache: the last user's stale lines must go too.
-    unwrap(this.cache.discard(phys, plan.size));
+    this.platform.clearPages(phys, plan.size);
     this.ledger.add(phys, plan.size);
     const release = (): KResult<void> => {
       const r = this.cma.release(first, count);

@@ -1,5 +1,4 @@
 import {
-  type CpuCache,
   EventBus,
   fail,
   hex,
@@ -113,7 +112,6 @@ export class SystemHeap implements DmaHeap {
   readonly protected = false;
   readonly bus: EventBus<HeapEvents>;
   private readonly pages: PageAllocator;
-  private readonly cache: CpuCache;
   private readonly topPfn: number;
 
   /**
@@ -125,7 +123,6 @@ export class SystemHeap implements DmaHeap {
     this.name = options.name ?? 'system';
     this.bus = options.bus ?? new EventBus<HeapEvents>('dma-heap');
     this.pages = platform.pages;
-    this.cache = platform.cache;
     const span = managedSpan(platform);
     this.minAddress = span.first;
     this.maxAddress = span.last;
@@ -185,9 +182,6 @@ export class SystemHeap implements DmaHeap {
       if (block === undefined) return this.giveUp(plan, blocks, plan.size - remaining);
       const phys = block.pfn * PAGE_SIZE;
       const bytes = pow2(block.order) * PAGE_SIZE;
-      // The zeros went to memory behind the cache: stale lines of the page's last user must not
-      // be read back or written back over them.
-      unwrap(this.cache.discard(phys, bytes));
       blocks.push(block);
       runs.push({ phys, length: Math.min(remaining, bytes) });
       remaining -= Math.min(remaining, bytes);

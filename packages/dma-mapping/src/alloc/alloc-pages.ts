@@ -33,6 +33,7 @@ export const allocContiguous = (
   if (pages > 1 && cma !== undefined) {
     const pfn = cma.alloc(pages, 0, { maxAddress });
     if (E.isRight(pfn)) {
+      platform.clearPages(pfn.right * PAGE_SIZE, pages * PAGE_SIZE); // dma_alloc_* memory is zeroed
       return ok({
         chunks: [{ phys: pfn.right * PAGE_SIZE, length: pages * PAGE_SIZE }],
         backing: [{ kind: 'cma', region: cma.name }],

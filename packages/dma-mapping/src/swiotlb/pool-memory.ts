@@ -49,8 +49,11 @@ export const reservePoolMemory = (host: SwiotlbHost, size: number, base: number 
   if (!host.memory.isRam(start, size)) {
     throw new RangeError(`swiotlb: pool ${hex(start)}+${hex(size)} is not entirely RAM`);
   }
-  if (base !== undefined) unwrap(host.memory.fill(start, 0, size));
-  unwrap(host.cpu.cache.discard(start, size));
+  // A pool from the allocator comes zeroed through the cache; a reserved range is cleared here.
+  if (base !== undefined) {
+    unwrap(host.memory.fill(start, 0, size));
+    unwrap(host.cpu.cache.discard(start, size));
+  }
   return start;
 };
 

@@ -1,4 +1,3 @@
-import * as E from 'fp-ts/lib/Either.js';
 import { Carveout } from '../alloc/carveout.js';
 import { ContiguousAllocator } from '../alloc/contiguous-allocator.js';
 import type { MemoryEvents } from '../alloc/memory-events.js';
@@ -6,9 +5,9 @@ import { PageAllocator } from '../alloc/page-allocator.js';
 import type { CacheEvents } from '../cache/cache-events.js';
 import { Cpu } from '../cache/cpu.js';
 import { CpuCache } from '../cache/cpu-cache.js';
-import { PAGE_SIZE } from '../core/address.js';
 import { SimClock } from '../core/clock.js';
 import { EventBus } from '../core/event-bus.js';
+import { unwrap } from '../core/kernel-error.js';
 import { Rng } from '../core/rng.js';
 import { TraceRecorder } from '../core/trace-recorder.js';
 import type { DeviceEvents } from '../device/device-events.js';
@@ -61,12 +60,15 @@ export class Platform {
       mm: new EventBus<MmEvents>('mm'),
     };
     this.memory = new PhysicalMemory(c.banks);
-    this.pages = new PageAllocator(this.memory, this.buses.memory, { exclude: [...c.cma, ...c.carveouts] });
+    this.cache = new CpuCache(this.memory, this.buses.cache, this.rng, c.cache);
+    this.cpu = new Cpu(this.cache);
+    this.pages = new PageAllocator(this.memory, this.buses.memory, {
+      exclude: [...c.cma, ...c.carveouts],
+      clear: (addr, length) => this.clearPages(addr, length),
+    });
     const pages = this.pages.pages;
     this.cma = new Map(c.cma.map((r) => [r.name, new ContiguousAllocator(r, this.buses.memory, { pages })]));
     this.carveouts = new Map(c.carveouts.map((r) => [r.name, new Carveout(r, this.buses.memory)]));
-    this.cache = new CpuCache(this.memory, this.buses.cache, this.rng, c.cache);
-    this.cpu = new Cpu(this.cache);
     this.devices = new DeviceRegistry(this.memory, this.cache, this.buses.device);
     this.processes = new ProcessTable({
       pages: this.userPageSource(),
@@ -94,17 +96,20 @@ export class Platform {
   }
 
   /**
-   * Pages for user memory. Zeroing goes to memory behind the cache, so the page's old lines are
-   * dropped from the cache first: `clear_page` overwrites them through the cache, and a stale line
-   * must neither be read back nor written back over the zeros.
+   * `clear_page` through the cache: zeroes `[addr, addr + length)` and drops the cached lines the
+   * memory's last user left, which must neither be read back nor written back over the zeros. Every
+   * path that hands out zeroed memory (the page allocator's `zeroed`, heaps, DMA allocations) uses it.
+   * @throws on a range that is not RAM (callers only clear memory they just allocated).
    */
+  clearPages(addr: number, length: number): void {
+    unwrap(this.memory.fill(addr, 0, length));
+    unwrap(this.cache.discard(addr, length));
+  }
+
+  /** Pages for user memory: zeroed order-0 pages, with their references and pins. */
   private userPageSource(): MmPageSource {
     return {
-      allocPage: () => {
-        const r = this.pages.allocPages(0, { zeroed: true });
-        if (E.isRight(r)) this.cache.discard(r.right * PAGE_SIZE, PAGE_SIZE);
-        return r;
-      },
+      allocPage: () => this.pages.allocPages(0, { zeroed: true }),
       putPage: (pfn) => this.pages.pages.putPage(pfn),
       pin: (pfn) => this.pages.pages.pin(pfn),
       unpin: (pfn) => this.pages.pages.unpin(pfn),
