@@ -1,7 +1,14 @@
 import { unwrap } from '@sharedbuf/platform';
 import * as E from 'fp-ts/lib/Either.js';
 import { describe, expect, it } from 'vitest';
-import { type ConflictCertificate, DmaFence, DmaResvUsage, satisfies } from '../src/index.js';
+import {
+  type ConflictCertificate,
+  DmaFence,
+  type DmaResv,
+  DmaResvUsage,
+  type FenceDomain,
+  satisfies,
+} from '../src/index.js';
 import { bufMachine, DmaDirection, devRead, realDevices, segments } from './fixture.js';
 
 const MiB = 2 ** 20;
@@ -115,6 +122,17 @@ describe('negotiation (the attacher-constraints RFC, seed 002)', () => {
   });
 });
 
+/** An unsignalled WRITE fence on the buffer's reservation object: the ISP's job still in flight. */
+const pendingWriteFence = (fences: FenceDomain, resv: DmaResv): DmaFence => {
+  const ops = { getDriverName: () => 'isp', getTimelineName: () => 'isp.0' };
+  const fence = new DmaFence(fences, ops, fences.contextAlloc(1), 1);
+  unwrap(resv.lock());
+  resv.reserveFences(1);
+  resv.addFence(fence, DmaResvUsage.WRITE);
+  resv.unlock();
+  return fence;
+};
+
 describe('late attachers', () => {
   const setup = () => {
     const m = bufMachine();
@@ -181,12 +199,7 @@ describe('late attachers', () => {
     const m = setup();
     const a = unwrap(m.buf.attach(m.isp, { importer: { moveNotify: () => {} } }));
     unwrap(m.buf.mapAttachment(a, BIDIRECTIONAL));
-    const ops = { getDriverName: () => 'isp', getTimelineName: () => 'isp.0' };
-    const fence = new DmaFence(m.core.fences, ops, m.core.fences.contextAlloc(1), 1);
-    unwrap(m.buf.resv.lock());
-    m.buf.resv.reserveFences(1);
-    m.buf.resv.addFence(fence, DmaResvUsage.WRITE);
-    m.buf.resv.unlock();
+    const fence = pendingWriteFence(m.core.fences, m.buf.resv);
     m.platform.clock.at(5_000_000, () => unwrap(fence.signal()));
     unwrap(m.buf.attach(m.device(realDevices.display), { constraints: { acceptsBounce: false } }));
     expect(m.platform.clock.now()).toBe(5_000_000);
@@ -197,12 +210,7 @@ describe('late attachers', () => {
     const m = setup();
     const a = unwrap(m.buf.attach(m.isp, { importer: { moveNotify: () => {} } }));
     unwrap(m.buf.mapAttachment(a, BIDIRECTIONAL));
-    const ops = { getDriverName: () => 'isp', getTimelineName: () => 'isp.0' };
-    const fence = new DmaFence(m.core.fences, ops, m.core.fences.contextAlloc(1), 1);
-    unwrap(m.buf.resv.lock());
-    m.buf.resv.reserveFences(1);
-    m.buf.resv.addFence(fence, DmaResvUsage.WRITE);
-    m.buf.resv.unlock();
+    const fence = pendingWriteFence(m.core.fences, m.buf.resv);
     const backing = m.buf.backing;
     const r = m.buf.attach(m.device(realDevices.display), { constraints: { acceptsBounce: false } });
     expect(code(r)).toBe('EBUSY');

@@ -190,19 +190,13 @@ export class DmaMapping {
   /** `dma_sync_single_for_cpu`: the CPU takes `[dma, dma + size)` back (direction as mapped). */
   dmaSyncSingleForCpu(dev: Device, dma: number, size: number, dir: DmaDirection): KResult<void> {
     this.debug.debugDmaSyncSingleForCpu(dev, dma, size, dir);
-    const r = this.run(() => this.getDmaOps(dev).syncForCpu(dev, dma, size, dir));
-    if (E.isRight(r) && this.bus.active)
-      this.bus.emit('sync', { device: dev.name, dma, size, dir, to: 'cpu' });
-    return r;
+    return this.syncSingle(dev, dma, size, dir, 'cpu');
   }
 
   /** `dma_sync_single_for_device`: the device gets `[dma, dma + size)` back. */
   dmaSyncSingleForDevice(dev: Device, dma: number, size: number, dir: DmaDirection): KResult<void> {
     this.debug.debugDmaSyncSingleForDevice(dev, dma, size, dir);
-    const r = this.run(() => this.getDmaOps(dev).syncForDevice(dev, dma, size, dir));
-    if (E.isRight(r) && this.bus.active)
-      this.bus.emit('sync', { device: dev.name, dma, size, dir, to: 'device' });
-    return r;
+    return this.syncSingle(dev, dma, size, dir, 'device');
   }
 
   /** `dma_sync_sgtable_for_cpu`: every CPU-side entry goes back to the CPU. */
@@ -294,6 +288,21 @@ export class DmaMapping {
   /** Remembers a device the DMA API served (for unbind leak checks). */
   noteDevice(dev: Device): void {
     this.seen.set(dev.name, dev);
+  }
+
+  private syncSingle(
+    dev: Device,
+    dma: number,
+    size: number,
+    dir: DmaDirection,
+    to: 'cpu' | 'device',
+  ): KResult<void> {
+    const ops = this.getDmaOps(dev);
+    const r = this.run(() =>
+      to === 'cpu' ? ops.syncForCpu(dev, dma, size, dir) : ops.syncForDevice(dev, dma, size, dir),
+    );
+    if (E.isRight(r) && this.bus.active) this.bus.emit('sync', { device: dev.name, dma, size, dir, to });
+    return r;
   }
 
   private syncSg(dev: Device, sgt: SgTable, dir: DmaDirection, to: 'cpu' | 'device'): KResult<void> {
