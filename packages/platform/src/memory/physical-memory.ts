@@ -77,41 +77,50 @@ export class PhysicalMemory {
 
   /** Reads `length` bytes at `addr` into `dst[dstOffset…]`. EFAULT if the range touches a hole. */
   read(addr: number, dst: Uint8Array, dstOffset: number, length: number): KResult<void> {
+    return this.transfer(false, addr, dst, dstOffset, length);
+  }
+
+  /** Writes `src[srcOffset…]` (`length` bytes) at `addr`. EFAULT if the range touches a hole. */
+  write(addr: number, src: Uint8Array, srcOffset: number, length: number): KResult<void> {
+    return this.transfer(true, addr, src, srcOffset, length);
+  }
+
+  /** One page walk for reads and writes: the range is checked for holes first, so no byte moves on EFAULT. */
+  private transfer(
+    write: boolean,
+    addr: number,
+    buf: Uint8Array,
+    offset: number,
+    length: number,
+  ): KResult<void> {
     const hole = this.holeIn(addr, length);
-    if (hole >= 0) return this.efault('read', addr, length, hole);
+    if (hole >= 0) return this.efault(write ? 'write' : 'read', addr, length, hole);
     let done = 0;
     while (done < length) {
       const a = addr + done;
       const pfn = Math.floor(a / PAGE_SIZE);
       const inPage = a - pfn * PAGE_SIZE;
       const n = Math.min(PAGE_SIZE - inPage, length - done);
-      const slot = this.slotOf(pfn);
-      const at = dstOffset + done;
-      if (slot < 0) dst.fill(0, at, at + n);
-      else if (n === PAGE_SIZE) dst.set(this.store.view(slot), at);
-      else dst.set(this.store.view(slot).subarray(inPage, inPage + n), at);
+      if (write) this.writePage(pfn, inPage, buf, offset + done, n);
+      else this.readPage(pfn, inPage, buf, offset + done, n);
       done += n;
     }
     return OK;
   }
 
-  /** Writes `src[srcOffset…]` (`length` bytes) at `addr`. EFAULT if the range touches a hole. */
-  write(addr: number, src: Uint8Array, srcOffset: number, length: number): KResult<void> {
-    const hole = this.holeIn(addr, length);
-    if (hole >= 0) return this.efault('write', addr, length, hole);
-    let done = 0;
-    while (done < length) {
-      const a = addr + done;
-      const pfn = Math.floor(a / PAGE_SIZE);
-      const inPage = a - pfn * PAGE_SIZE;
-      const n = Math.min(PAGE_SIZE - inPage, length - done);
-      const page = this.materialise(pfn);
-      const at = srcOffset + done;
-      if (n === PAGE_SIZE && at === 0 && src.length === PAGE_SIZE) page.set(src, 0);
-      else page.set(src.subarray(at, at + n), inPage);
-      done += n;
-    }
-    return OK;
+  /** Copies part of one page out; a page never written reads as zeros. Whole pages need no view. */
+  private readPage(pfn: number, inPage: number, dst: Uint8Array, at: number, n: number): void {
+    const slot = this.slotOf(pfn);
+    if (slot < 0) dst.fill(0, at, at + n);
+    else if (n === PAGE_SIZE) dst.set(this.store.view(slot), at);
+    else dst.set(this.store.view(slot).subarray(inPage, inPage + n), at);
+  }
+
+  /** Copies into part of one page, creating its storage on first write. */
+  private writePage(pfn: number, inPage: number, src: Uint8Array, at: number, n: number): void {
+    const page = this.materialise(pfn);
+    if (n === PAGE_SIZE && at === 0 && src.length === PAGE_SIZE) page.set(src, 0);
+    else page.set(src.subarray(at, at + n), inPage);
   }
 
   /** Copies `length` bytes from `srcAddr` to `dstAddr` (regions must not overlap). EFAULT on holes. */
