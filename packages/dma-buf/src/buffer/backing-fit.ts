@@ -37,14 +37,3 @@ const bouncedFits = (runs: readonly PhysRun[], c: AttacherConstraints, pool: num
         message: `${c.attacher} needs ${c.alignment}-byte alignment, more than a bounce buffer promises`,
       }
     : satisfies(segmentsForAttachment(runs, c, { kind: 'bounce', poolAddress: pool }), c);
-
-/**
- * Whether the DMA layer will bounce this attachment's mapping of `runs`: forced bouncing, or a
- * device without an IOMMU that cannot reach some of the pages (`dma_capable` fails).
- */
-export const willBounce = (
-  runs: readonly PhysRun[],
-  c: AttacherConstraints,
-  forcedBounce: boolean,
-): boolean =>
-  forcedBounce || (!c.behindIommu && runs.some((r) => r.phys - c.dmaRangeOffset + r.length - 1 > c.dmaLimit));

@@ -2,6 +2,7 @@ import {
   CpuView,
   DmaAttr,
   DmaDirection,
+  dmaCapable,
   type SgTable,
   sgAllocTableFromRanges,
   sgDmaSegments,
@@ -33,7 +34,7 @@ import {
 } from '../constraints/index.js';
 import type { Backing } from '../heaps/index.js';
 import { type DmaResv, DmaResvUsage } from '../resv/index.js';
-import { backingFits, willBounce } from './backing-fit.js';
+import { backingFits } from './backing-fit.js';
 import { DmaBufAttachment } from './dma-buf-attachment.js';
 import type { DmaBufContext } from './dma-buf-context.js';
 import type { DmaBufImporterOps } from './importer.js';
@@ -277,7 +278,11 @@ export class DmaBuf {
   private mapFor(att: DmaBufAttachment, backing: Backing, dir: DmaDirection): KResult<SgTable> {
     const { dma } = this.ctx;
     const c = att.constraints;
-    const bounced = willBounce(backing.runs, c, this.forcedBounce(att.device));
+    // The DMA layer bounces what the device cannot reach (its own dma_capable test) or everything.
+    const dev = att.device;
+    const bounced =
+      this.forcedBounce(dev) ||
+      (!c.behindIommu && backing.runs.some((r) => !dmaCapable(dev, r.phys - dev.dmaRangeOffset, r.length)));
     const path = c.behindIommu ? 'iommu' : bounced ? 'bounce' : 'direct';
     const sgt = sgAllocTableFromRanges(undefined, attachmentEntries(backing.runs, c, path));
     if (E.isLeft(sgt)) return sgt;
